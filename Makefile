@@ -1,0 +1,51 @@
+# factsurv — the two commands: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.factsurv-installed
+CORES ?= all
+SNAKEMAKE := $(BIN)/snakemake
+
+.PHONY: demo test venv report lint format envs clean-results help
+
+help:
+	@echo "make demo   - create .venv, run the whole workflow on the offline default, write results/report.html"
+	@echo "make test   - create .venv if missing and run the test suite"
+	@echo "make lint   - snakemake --lint and snakefmt --check"
+
+venv: $(STAMP)
+
+# torch first, from the CPU build this machine carries (a plain `pip install torch` pulls CUDA wheels).
+$(STAMP): envs/requirements.txt envs/requirements-dev.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$$(grep -E '^torch==' envs/requirements.txt)"
+	$(BIN)/python -m pip install --quiet -r envs/requirements.txt -r envs/requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check
+	touch $(STAMP)
+
+demo: venv
+	$(SNAKEMAKE) --cores $(CORES) --printshellcmds
+	$(SNAKEMAKE) --report results/report.html
+	@echo "Figures: results/*/figures/   Report: results/report.html"
+
+report: venv
+	$(SNAKEMAKE) --report results/report.html
+
+test: venv
+	$(BIN)/python -m pytest
+
+lint: venv
+	$(SNAKEMAKE) --lint
+	$(BIN)/snakefmt --check .
+
+format: venv
+	$(BIN)/snakefmt .
+
+envs: venv
+	$(BIN)/python -m factsurv.envs
+
+clean-results:
+	rm -rf results .snakemake

@@ -1,0 +1,26 @@
+# factsurv: fine-tune a language model epoch by epoch on ontology facts, evaluate it after every
+# epoch, and analyse when each fact is acquired, generalized or lost with survival models.
+# Plan: snakemake -n    Run: snakemake --cores all    On Slurm: snakemake --profile profiles/slurm
+
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/model.smk"
+include: "workflow/rules/analysis.smk"
+
+
+rule all:
+    input:
+        get_final_outputs(),
+    default_target: True

@@ -1,0 +1,115 @@
+"""Validation of the workflow configuration against workflow/schemas/config.schema.yaml.
+
+Defaults are filled from the schema (the one place they live); errors name the key, e.g.
+``config error at runs.demo.training.lr: -1 is less than or equal to the minimum of 0``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names every offending key."""
+
+
+def _extend_with_default(validator_class: type) -> type:
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator: Any, properties: dict, instance: Any, schema: dict) -> Iterable[Any]:
+        if isinstance(instance, dict):
+            for prop, sub in properties.items():
+                if isinstance(sub, dict) and "default" in sub and prop not in instance:
+                    instance[prop] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_DefaultFillingValidator = _extend_with_default(jsonschema.Draft7Validator)
+
+
+def _key(path: Iterable[Any]) -> str:
+    parts = [str(p) for p in path]
+    return ".".join(parts) if parts else "(top level)"
+
+
+def load_schema(path: str | Path) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def _describe(err: jsonschema.ValidationError) -> str:
+    where = _key(err.absolute_path)
+    if err.validator == "additionalProperties":
+        allowed = sorted(err.schema.get("properties", {}))
+        hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
+        return f"config error at {where}: {err.message}{hint}"
+    if err.validator == "required":
+        return f"config error at {where}: {err.message}"
+    return f"config error at {where}: {err.message}"
+
+
+def validate_config(config: dict[str, Any], schema: dict[str, Any] | str | Path) -> dict[str, Any]:
+    """Fill defaults into ``config`` (in place) and validate it; raise :class:`ConfigError`.
+
+    Besides the schema, checks that cross-references hold: every run names a defined model, every
+    ontology in ``sample.counts`` is defined, and at least one fact is requested.
+    """
+    if not isinstance(schema, dict):
+        schema = load_schema(schema)
+    validator = _DefaultFillingValidator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    messages = [_describe(e) for e in errors]
+    if not messages:
+        messages = semantic_errors(config)
+    if messages:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(messages))
+    return config
+
+
+def semantic_errors(config: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    ontologies = config.get("ontologies", {})
+    models = config.get("models", {})
+    for name, run in config.get("runs", {}).items():
+        if run.get("model") not in models:
+            out.append(
+                f"config error at runs.{name}.model: {run.get('model')!r} is not a key of `models` "
+                f"(defined: {', '.join(models) or 'none'})"
+            )
+    counts = config.get("sample", {}).get("counts", {})
+    for onto in counts:
+        if onto not in ontologies:
+            out.append(
+                f"config error at sample.counts.{onto}: not a key of `ontologies` "
+                f"(defined: {', '.join(ontologies)})"
+            )
+    total = sum(int(c.get("train", 0)) + int(c.get("heldout", 0)) for c in counts.values())
+    if counts and total == 0:
+        out.append("config error at sample.counts: no facts requested (every train and heldout count is 0)")
+    for onto, spec in ontologies.items():
+        for part in ("obo", "annotations"):
+            src = spec.get(part)
+            if src and src.get("source") == "path" and not Path(src["path"]).exists():
+                out.append(f"config error at ontologies.{onto}.{part}.path: file not found: {src['path']}")
+    for name, model in models.items():
+        if model.get("source") == "path" and not Path(model.get("name_or_path", "")).is_dir():
+            out.append(
+                f"config error at models.{name}.name_or_path: model folder not found: {model.get('name_or_path')}"
+            )
+    lit = config.get("literature", {})
+    if lit.get("source") == "table":
+        if not lit.get("table"):
+            out.append("config error at literature.table: required when literature.source is 'table'")
+        elif not Path(lit["table"]).exists():
+            out.append(f"config error at literature.table: file not found: {lit['table']}")
+    if lit.get("source") == "corpus" and not lit.get("corpus"):
+        out.append("config error at literature.corpus: list the text files or folders to count in")
+    return out

@@ -1,0 +1,69 @@
+"""Helpers for the thin rule scripts in workflow/scripts/.
+
+Each script does::
+
+    with rule_logging(snakemake) as log:
+        ...  # read snakemake.input/params, call the library, write snakemake.output
+
+so that warnings, progress bars and tracebacks go to the rule's log file (``log:``), not the
+terminal, and the log starts with what the job was asked to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+LOGGER_NAME = "factsurv"
+
+
+def _plain(value: Any) -> Any:
+    """Snakemake Namedlists and nested containers → plain Python for logging/provenance."""
+    if hasattr(value, "items") and callable(value.items):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def params_dict(smk: Any) -> dict[str, Any]:
+    """The job's named params as a plain dict."""
+    return {k: _plain(v) for k, v in smk.params.items()}
+
+
+@contextlib.contextmanager
+def rule_logging(smk: Any) -> Iterator[logging.Logger]:
+    """Send stderr, warnings and the ``factsurv`` logger to ``snakemake.log[0]``."""
+    log_path = smk.log[0] if len(smk.log) else None
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.setLevel(logging.INFO)
+    if log_path is None:
+        yield logger
+        return
+    stream = open(log_path, "w", buffering=1, encoding="utf-8")
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    old_stderr = sys.stderr
+    sys.stderr = stream
+    logging.captureWarnings(True)
+    warnings.simplefilter("default")
+    try:
+        logger.info("rule %s", getattr(smk, "rule", "?"))
+        logger.info("wildcards %s", dict(smk.wildcards.items()))
+        logger.info("params %s", params_dict(smk))
+        logger.info("output %s", list(smk.output))
+        yield logger
+        logger.info("done")
+    except BaseException:
+        logger.exception("failed")
+        raise
+    finally:
+        logging.captureWarnings(False)
+        sys.stderr = old_stderr
+        logger.removeHandler(handler)
+        stream.close()
