@@ -16,6 +16,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/demo_model.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/analysis.smk"
 

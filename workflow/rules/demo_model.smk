@@ -1,0 +1,1 @@
+# placeholder: rules that build and pretrain the demo model
