@@ -1,0 +1,298 @@
+"""Cox proportional-hazards models with explicit convergence checks (lifelines ``CoxPHFitter``).
+
+A fit is accepted only if lifelines raised no error and gave no convergence warning, every estimate
+and interval is finite, no |coef| exceeds ``max_abs_coef`` and no binary covariate level is free of
+events (complete separation: the maximum-likelihood HR is 0 or ∞). A fit that fails is retried with
+smaller Newton steps; if every attempt fails, its rows say ``converged=False`` with the reason in
+``warning`` and no estimates — never a number that looks like a result.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger("factsurv")
+
+COX_COLUMNS = (
+    "model", "covariate", "coef", "hr", "hr_lower_95", "hr_upper_95", "p", "n", "n_events",
+    "ph_test_p", "converged", "warning", "transform",
+)
+
+
+@dataclass
+class CoxSettings:
+    """Settings of :func:`cox_table` (the ``analysis.cox`` config block)."""
+
+    covariates: Sequence[str]
+    log1p: Sequence[str] = ()
+    standardize: Sequence[str] = ()
+    step_size: float | None = None
+    retry_step_sizes: Sequence[float] = (0.1, 0.02)
+    penalizer: float = 0.0
+    max_abs_coef: float = 10.0
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> "CoxSettings":
+        keys = ("covariates", "log1p", "standardize", "step_size", "retry_step_sizes", "penalizer", "max_abs_coef")
+        return cls(**{k: cfg[k] for k in keys if k in cfg})
+
+
+@dataclass
+class FitResult:
+    """One fitted (or failed) model."""
+
+    converged: bool
+    summary: pd.DataFrame | None  # index = design columns; coef, se, p, ...
+    ph_p: dict[str, float] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)  # why the accepted attempt is not trusted
+    notes: list[str] = field(default_factory=list)  # non-fatal warnings, retries
+    step_size: float | None = None
+
+
+def _short(msg: str) -> str:
+    return " ".join(str(msg).split())[:200]
+
+
+def separation_problems(data: pd.DataFrame, columns: Sequence[str], event_col: str = "event") -> list[str]:
+    """Binary design columns one of whose two values has no events (the MLE is then infinite)."""
+    out = []
+    events = data[event_col].astype(bool)
+    if events.sum() == 0:
+        return out
+    for col in columns:
+        levels = pd.unique(data[col])
+        if len(levels) != 2:
+            continue
+        for lv in sorted(levels):
+            sel = data[col] == lv
+            if events[sel].sum() == 0:
+                out.append(
+                    f"complete separation: no events when {col}={lv:.4g} ({int(sel.sum())} facts), "
+                    f"all {int(events.sum())} events at the other value (the HR estimate would run to 0 or infinity)"
+                )
+    return out
+
+
+def fit_cox(
+    data: pd.DataFrame,
+    columns: Sequence[str],
+    *,
+    step_size: float | None = None,
+    retry_step_sizes: Sequence[float] = (0.1, 0.02),
+    penalizer: float = 0.0,
+    max_abs_coef: float = 10.0,
+    duration_col: str = "duration",
+    event_col: str = "event",
+) -> FitResult:
+    """Fit a Cox model of ``event``/``duration`` on ``columns`` of ``data`` with convergence checks."""
+    from lifelines import CoxPHFitter
+    from lifelines.statistics import proportional_hazard_test
+
+    frame = data[[duration_col, event_col, *columns]].astype(float)
+    sep = separation_problems(frame, columns, event_col)
+    attempts: list[float | None] = [step_size, *[s for s in retry_step_sizes if s != step_size]]
+    history: list[str] = []
+    last: FitResult | None = None
+    for step in attempts:
+        label = "default step" if step is None else f"step_size={step:g}"
+        problems: list[str] = []
+        notes: list[str] = []
+        summary = None
+        cph = CoxPHFitter(penalizer=penalizer)
+        opts = {} if step is None else {"step_size": float(step)}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                cph.fit(frame, duration_col=duration_col, event_col=event_col, fit_options=opts)
+                summary = cph.summary
+            except Exception as exc:  # lifelines raises ConvergenceError, LinAlgError, ValueError…
+                problems.append(f"fit failed: {type(exc).__name__}: {_short(exc)}")
+        for w in caught:
+            text = _short(w.message)
+            if w.category.__name__ == "ConvergenceWarning":
+                fatal = "failed to converge" in text or "suspiciously close to 0" in text or "still high" in text
+                (problems if fatal else notes).append(f"lifelines: {text}")
+        if summary is not None:
+            coef = summary["coef"].to_numpy(dtype=float)
+            lo = summary["coef lower 95%"].to_numpy(dtype=float)
+            hi = summary["coef upper 95%"].to_numpy(dtype=float)
+            if not (np.isfinite(coef).all() and np.isfinite(lo).all() and np.isfinite(hi).all()):
+                problems.append("non-finite estimate or confidence interval (diverged)")
+            big = [f"{c}={v:.1f}" for c, v in zip(summary.index, coef) if abs(v) > max_abs_coef]
+            if big:
+                problems.append(f"|coef| > {max_abs_coef:g} (HR beyond e^{max_abs_coef:g}): {', '.join(big)}")
+        problems += sep
+        last = FitResult(converged=not problems, summary=summary, problems=problems, notes=notes, step_size=step)
+        if not problems:
+            if history:
+                last.notes.insert(0, "retried with " + label + " after: " + "; ".join(history))
+            if len(columns):
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        ph = proportional_hazard_test(cph, frame, time_transform="rank")
+                    last.ph_p = {str(k): float(v) for k, v in ph.summary["p"].items()}
+                except Exception as exc:
+                    last.notes.append(f"PH test failed: {type(exc).__name__}: {_short(exc)}")
+            return last
+        history.append(f"{label}: " + "; ".join(problems))
+        if sep:  # separation is a property of the data: smaller steps cannot help
+            break
+    assert last is not None
+    last.problems = history
+    return last
+
+
+def prepare_covariate(values: pd.Series, name: str, log1p: Sequence[str], standardize: Sequence[str]) -> tuple[pd.Series, str]:
+    """Apply the configured transforms (log1p first, then z-score on the given rows)."""
+    x = values.astype(float)
+    steps = []
+    if name in log1p:
+        if (x.dropna() < 0).any():
+            raise ValueError(f"covariate {name}: log1p of negative values")
+        x = np.log1p(x)
+        steps.append("log1p")
+    if name in standardize:
+        sd = x.std(ddof=1)
+        if sd > 0 and np.isfinite(sd):
+            x = (x - x.mean()) / sd
+            steps.append(f"z(sd={sd:.3g})")
+    return x, "+".join(steps) or "none"
+
+
+def design_columns(events: pd.DataFrame, covariate: str) -> dict[str, pd.Series]:
+    """Design columns of one covariate: itself if numeric, else indicators against the largest level.
+
+    ``ontology`` with levels hpo (largest) and go gives ``{"ontology[go]": …}``.
+    """
+    col = events[covariate]
+    if covariate in ("ontology", "split", "namespace") or not pd.api.types.is_numeric_dtype(col):
+        counts = col.value_counts()
+        ref = sorted(counts[counts == counts.max()].index)[0] if len(counts) else None
+        return {f"{covariate}[{lv}]": (col == lv).astype(float).where(col.notna())
+                for lv in sorted(counts.index) if lv != ref}
+    return {covariate: col.astype(float)}
+
+
+def _row(model: str, covariate: str, n: int, n_events: int, **kw: Any) -> dict[str, Any]:
+    base = {c: np.nan for c in COX_COLUMNS}
+    base.update(model=model, covariate=covariate, n=n, n_events=n_events, converged=pd.NA, warning="", transform="")
+    base.update(kw)
+    return base
+
+
+def _fit_rows(
+    model: str, events: pd.DataFrame, covariates: Sequence[str], settings: CoxSettings, problems_log: list[str]
+) -> list[dict[str, Any]]:
+    """Rows of one model: complete cases, drop constant covariates with a note, transform, fit."""
+    rows: list[dict[str, Any]] = []
+    n_all = len(events)
+    usable: list[str] = []
+    for cov in covariates:
+        if cov not in events.columns:
+            rows.append(_row(model, cov, n_all, int(events["event"].sum()), warning="dropped: not in the events table"))
+        elif events[cov].isna().all():
+            rows.append(_row(model, cov, n_all, int(events["event"].sum()),
+                             warning="dropped: no data (all NA; e.g. no literature source)"))
+        else:
+            usable.append(cov)
+    data = events.dropna(subset=usable) if usable else events
+    n, n_events = len(data), int(data["event"].sum()) if len(data) else 0
+    dropped_na = n_all - n
+    design: dict[str, pd.Series] = {}
+    transforms: dict[str, str] = {}
+    fitted_covs: dict[str, list[str]] = {}
+    for cov in usable:
+        cols = design_columns(data, cov)
+        kept = []
+        for name, x in cols.items():
+            if x.nunique(dropna=True) < 2:
+                rows.append(_row(model, name, n, n_events, warning=f"dropped: no variation ({name} = {x.iloc[0] if len(x) else 'NA'} for all {n} facts)"))
+                continue
+            x, tr = prepare_covariate(x, cov, settings.log1p, settings.standardize)
+            design[name], transforms[name] = x, tr
+            kept.append(name)
+        fitted_covs[cov] = kept
+    names = list(design)
+    if not names:
+        return rows
+    if n_events == 0:
+        for name in names:
+            rows.append(_row(model, name, n, 0, converged=False, warning="not fitted: no events", transform=transforms[name]))
+        return rows
+    frame = pd.DataFrame(design)
+    frame["duration"] = data["duration"].to_numpy(dtype=float)
+    frame["event"] = data["event"].to_numpy(dtype=float)
+    res = fit_cox(frame, names, step_size=settings.step_size, retry_step_sizes=settings.retry_step_sizes,
+                  penalizer=settings.penalizer, max_abs_coef=settings.max_abs_coef)
+    common = []
+    if dropped_na:
+        common.append(f"{dropped_na} facts with missing covariates left out")
+    if settings.penalizer > 0:
+        common.append(f"penalizer={settings.penalizer:g}")
+    if not res.converged:
+        msg = f"{model} [{', '.join(names)}]: NOT CONVERGED: " + " | ".join(res.problems)
+        log.warning("%s", msg)
+        problems_log.append(msg)
+        for name in names:
+            rows.append(_row(model, name, n, n_events, converged=False,
+                             warning="; ".join(["not converged: " + " | ".join(res.problems), *common]),
+                             transform=transforms[name]))
+        return rows
+    if res.notes:
+        log.warning("%s [%s]: %s", model, ", ".join(names), " | ".join(res.notes))
+    s = res.summary
+    for name in names:
+        rows.append(_row(
+            model, name, n, n_events,
+            coef=float(s.loc[name, "coef"]), hr=float(s.loc[name, "exp(coef)"]),
+            hr_lower_95=float(s.loc[name, "exp(coef) lower 95%"]), hr_upper_95=float(s.loc[name, "exp(coef) upper 95%"]),
+            p=float(s.loc[name, "p"]), ph_test_p=res.ph_p.get(name, np.nan), converged=True,
+            warning="; ".join([*res.notes, *common]), transform=transforms[name],
+        ))
+    return rows
+
+
+def cox_table(
+    events: pd.DataFrame,
+    settings: CoxSettings,
+    *,
+    extra_covariates: Sequence[str] = (),
+    subsets: Mapping[str, Sequence[str]] | None = None,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Univariable models of each covariate, the multivariable model, and multivariable models on
+    ontology subsets (``{"hpo_only": ["hpo"]}``). Returns the table and the list of problems logged.
+    """
+    problems: list[str] = []
+    covs = [*settings.covariates, *[c for c in extra_covariates if c not in settings.covariates]]
+    rows: list[dict[str, Any]] = []
+    if events.empty:
+        msg = "no facts at risk: no model fitted"
+        log.warning("%s", msg)
+        problems.append(msg)
+        rows.append(_row("multivariable", "", 0, 0, converged=False, warning=msg))
+        return pd.DataFrame(rows, columns=list(COX_COLUMNS)), problems
+    for cov in covs:
+        rows += _fit_rows("univariable", events, [cov], settings, problems)
+    rows += _fit_rows("multivariable", events, covs, settings, problems)
+    for name, ontos in (subsets or {}).items():
+        sub = events[events["ontology"].isin(list(ontos))]
+        model = f"multivariable:{name}"
+        if sub.empty:
+            msg = f"{model}: no facts of ontologies {list(ontos)} at risk; model skipped"
+            log.warning("%s", msg)
+            rows.append(_row(model, "", 0, 0, converged=False, warning=msg))
+            continue
+        rows += _fit_rows(model, sub, covs, settings, problems)
+    table = pd.DataFrame(rows, columns=list(COX_COLUMNS))
+    for r in table.itertuples():
+        if isinstance(r.warning, str) and r.warning.startswith("dropped"):
+            log.warning("%s %s: %s", r.model, r.covariate, r.warning)
+    return table, problems
