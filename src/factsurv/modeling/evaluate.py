@@ -1,0 +1,89 @@
+"""Greedy evaluation after every epoch: ``results/{run}/eval/epoch_{e}.tsv``.
+
+Columns are exactly ``fact_id, epoch, prediction, correct`` for every fact (trained and withheld);
+``prediction`` is the raw answer text on one line and ``correct`` is 1 when its normalised
+identifier (SPEC §1, :mod:`factsurv.prompts`) equals the fact's ``term_id``. Epoch 0 is the
+untouched base model.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from typing import Any
+
+import pandas as pd
+
+from factsurv import prompts
+from factsurv.modeling import checkpoint as ckpt
+from factsurv.modeling import loading
+from factsurv.modeling.facts import PromptSettings, encode_prompt, read_facts, render_prompts
+
+log = logging.getLogger("factsurv")
+
+EVAL_COLUMNS = ["fact_id", "epoch", "prediction", "correct"]
+
+
+def load_trained(spec: dict[str, Any], checkpoint_dir: str | os.PathLike[str] | None, *,
+                 device: str | None = None, epoch: int | None = None) -> tuple[Any, Any, dict[str, Any] | None]:
+    """(model, tokenizer, checkpoint meta): the base model, with a checkpoint's weights applied
+    when one is given. A checkpoint from another base model is refused."""
+    import torch
+
+    from factsurv.modeling.train import build_model
+
+    tokenizer = loading.load_tokenizer(spec)
+    if checkpoint_dir is None:
+        return loading.load_model(spec, device=device), tokenizer, None
+    meta = ckpt.read_meta(checkpoint_dir)
+    ckpt.check_compatible(meta, base=loading.describe(spec), epoch=epoch, source=str(checkpoint_dir))
+    torch.manual_seed(0)  # LoRA init is overwritten by the checkpoint; keep it deterministic anyway
+    model = build_model(spec, meta["method"], meta.get("lora") or {}, device=device)
+    ckpt.load_weights(model, checkpoint_dir, meta["method"])
+    model.eval()
+    return model, tokenizer, meta
+
+
+def greedy_table(model: Any, tokenizer: Any, facts: pd.DataFrame, prompt: PromptSettings, *,
+                 batch_size: int = 64, max_new_tokens: int = 16) -> pd.DataFrame:
+    """fact_id, prediction, correct for every fact, greedy decoding."""
+    from tqdm.auto import tqdm
+
+    from factsurv.modeling.generation import generate_answers
+
+    ids = [encode_prompt(tokenizer, p, prompt) for p in render_prompts(tokenizer, facts, prompt)]
+    # longest prompts first keeps padding small; the table keeps the facts' order
+    order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+    bar = tqdm(total=len(ids), desc="greedy", file=sys.stderr, mininterval=5, ascii=True)
+    answers = generate_answers(model, tokenizer, [ids[i] for i in order], batch_size=batch_size,
+                               max_new_tokens=max_new_tokens, prefixes=prompt.prefixes, progress=bar)
+    bar.close()
+    pred = [""] * len(ids)
+    for i, a in zip(order, answers):
+        pred[i] = a[0]
+    correct = [int(prompts.is_correct(p, str(g), prompt.prefixes)) for p, g in zip(pred, facts["term_id"])]
+    return pd.DataFrame({"fact_id": facts["fact_id"].to_numpy(), "prediction": pred, "correct": correct})
+
+
+def evaluate_epoch(spec: dict[str, Any], facts_path: str | os.PathLike[str], epoch: int,
+                   prompt: PromptSettings, *, checkpoint_dir: str | os.PathLike[str] | None = None,
+                   batch_size: int = 64, max_new_tokens: int = 16, threads: int = 0,
+                   device: str | None = None) -> pd.DataFrame:
+    """The eval table of one epoch (epoch 0: ``checkpoint_dir`` None, the untouched model)."""
+    epoch = int(epoch)
+    if (checkpoint_dir is None) != (epoch == 0):
+        raise ValueError(f"epoch {epoch}: {'no' if epoch == 0 else 'a'} checkpoint is expected")
+    loading.set_threads(threads)
+    facts = read_facts(facts_path)
+    t0 = time.perf_counter()
+    model, tokenizer, _ = load_trained(spec, checkpoint_dir, device=device, epoch=epoch if epoch else None)
+    t1 = time.perf_counter()
+    table = greedy_table(model, tokenizer, facts, prompt, batch_size=batch_size, max_new_tokens=max_new_tokens)
+    t2 = time.perf_counter()
+    table.insert(1, "epoch", epoch)
+    by_split = table.assign(split=facts["split"].to_numpy()).groupby("split")["correct"].mean()
+    log.info("epoch %d: load %.1f s, eval %.1f s (%.0f facts/s); correct share by split %s", epoch,
+             t1 - t0, t2 - t1, len(table) / max(t2 - t1, 1e-9), by_split.round(4).to_dict())
+    return table[EVAL_COLUMNS]

@@ -1,0 +1,185 @@
+"""Loading the base model and tokenizer a run fine-tunes: demo, local folder or Hugging Face id.
+
+A *model spec* is the plain dict a rule passes through ``params:`` (the ``models.NAME`` block of
+the config without the demo settings), plus ``name_or_path`` filled in with the folder for
+``source: demo`` and ``source: path``. Heavy imports (torch, transformers) happen inside the
+functions so that a job that fails on bad input fails fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from factsurv.io import InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
+FINGERPRINT_HEAD_BYTES = 1 << 20
+
+
+class ModelLoadError(InputError):
+    """The base model cannot be found or loaded as asked (the message says what to change)."""
+
+
+def model_spec(spec: dict[str, Any], path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Normalise a model spec; ``path`` (the rule's base-model input) overrides ``name_or_path``."""
+    out = {
+        "source": spec.get("source", "path"),
+        "name_or_path": str(path) if path is not None else spec.get("name_or_path"),
+        "revision": spec.get("revision"),
+        "local_files_only": bool(spec.get("local_files_only", False)),
+        "dtype": spec.get("dtype", "auto"),
+        "attn_implementation": spec.get("attn_implementation", "sdpa"),
+    }
+    if not out["name_or_path"]:
+        raise ModelLoadError(f"model spec {spec!r}: no name_or_path (and no folder given)")
+    if out["source"] in ("demo", "path") and not Path(out["name_or_path"]).is_dir():
+        raise ModelLoadError(f"model folder not found: {out['name_or_path']}")
+    return out
+
+
+def select_device(device: str | None = None) -> str:
+    """``cuda`` when a GPU is visible (or as asked), else ``cpu``."""
+    import torch
+
+    if device:
+        return device
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def resolve_dtype(name: str, device: str) -> "torch.dtype":
+    """The weights' dtype: ``auto`` is bfloat16 on GPU and float32 on CPU (bf16 is no faster here)."""
+    import torch
+
+    if name == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
+
+
+def set_threads(threads: int) -> None:
+    """Limit torch's CPU threads (0 leaves torch's choice)."""
+    import torch
+
+    if threads and threads > 0:
+        torch.set_num_threads(int(threads))
+
+
+def model_folder(spec: dict[str, Any]) -> Path | None:
+    """The local folder holding the model's files: the folder itself, or the HF cache snapshot."""
+    nop = spec["name_or_path"]
+    if Path(nop).is_dir():
+        return Path(nop)
+    try:
+        from transformers.utils import cached_file
+
+        cfg = cached_file(
+            nop, "config.json", revision=spec.get("revision"), local_files_only=True,
+            _raise_exceptions_for_missing_entries=False,
+        )
+    except Exception:  # noqa: BLE001 - not cached: no local folder
+        return None
+    return Path(cfg).parent if cfg else None
+
+
+def fingerprint(spec: dict[str, Any]) -> str:
+    """A cheap identity of the base model's files: sha256 over config.json and, for every weight
+    file, its name, size and first MiB. Two different base models (other weights, other config)
+    get different fingerprints; it does not need to read a multi-GB model."""
+    folder = model_folder(spec)
+    h = hashlib.sha256()
+    if folder is None:
+        h.update(f"{spec['name_or_path']}@{spec.get('revision')}".encode())
+        return "id:" + h.hexdigest()[:32]
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    for p in files:
+        if p.name == "config.json":
+            h.update(b"config.json\0" + p.read_bytes())
+        elif p.suffix in WEIGHT_SUFFIXES:
+            h.update(f"{p.name}\0{p.stat().st_size}\0".encode())
+            with open(p, "rb") as fh:
+                h.update(fh.read(FINGERPRINT_HEAD_BYTES))
+    return "sha256:" + h.hexdigest()[:32]
+
+
+def load_tokenizer(spec: dict[str, Any]) -> Any:
+    """The tokenizer, with a pad token (EOS when it has none) and left padding for generation."""
+    from transformers import AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(
+            spec["name_or_path"], revision=spec.get("revision"),
+            local_files_only=spec.get("local_files_only", False),
+        )
+    except OSError as exc:
+        raise ModelLoadError(f"cannot load the tokenizer of {spec['name_or_path']}: {exc}") from exc
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    tok.padding_side = "left"
+    return tok
+
+
+def load_model(
+    spec: dict[str, Any],
+    *,
+    device: str | None = None,
+    dtype: str | None = None,
+    quantize_4bit: bool = False,
+) -> Any:
+    """The causal LM on ``device`` (default: GPU if any). ``quantize_4bit`` loads it in 4-bit NF4
+    (QLoRA), which needs a GPU; asking for it without one is an error, not a silent fallback."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    device = select_device(device)
+    kwargs: dict[str, Any] = {
+        "revision": spec.get("revision"),
+        "local_files_only": spec.get("local_files_only", False),
+        "attn_implementation": spec.get("attn_implementation", "sdpa"),
+    }
+    torch_dtype = resolve_dtype(dtype or spec.get("dtype", "auto"), device)
+    if quantize_4bit:
+        if not device.startswith("cuda") or not torch.cuda.is_available():
+            raise ModelLoadError(
+                "training.method 'qlora' loads the base model in 4-bit NF4 with bitsandbytes, which "
+                "needs a CUDA GPU, and none is visible here; use method 'lora' or 'full' on CPU"
+            )
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16,
+        )
+        kwargs["device_map"] = {"": 0}
+    try:
+        model = AutoModelForCausalLM.from_pretrained(spec["name_or_path"], dtype=torch_dtype, **kwargs)
+    except OSError as exc:
+        raise ModelLoadError(f"cannot load model {spec['name_or_path']}: {exc}") from exc
+    if not quantize_4bit:
+        model.to(device)
+    return model
+
+
+def describe(spec: dict[str, Any]) -> dict[str, Any]:
+    """What checkpoint.json records about the base model."""
+    return {
+        "source": spec["source"],
+        "name_or_path": spec["name_or_path"],
+        "revision": spec.get("revision"),
+        "fingerprint": fingerprint(spec),
+    }
+
+
+def hf_cache_has(name_or_path: str, revision: str | None = None) -> bool:
+    """Whether a Hugging Face id is in the local cache (for ``local_files_only`` checks at start)."""
+    spec = {"name_or_path": name_or_path, "revision": revision}
+    return model_folder(spec) is not None
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, default=str)

@@ -1,0 +1,315 @@
+"""Fine-tuning one epoch at a time, resumable exactly (a torchtune-style recipe).
+
+:class:`EpochRecipe` holds the whole loop: ``setup`` (base model, method, examples, optimizer,
+schedule, and the state of the previous epoch when resuming), ``train_epoch`` (one pass over the
+trained facts in an order seeded by (seed, epoch)), and ``save_checkpoint`` (weights AND recipe
+state). Running epochs 1..3 as three processes that each resume from the previous checkpoint gives
+the same weights as one process running three epochs.
+
+The learning-rate schedule (linear warm-up, then linear decay to 0) spans
+``training.schedule_epochs``, not the number of epochs the run trains, so raising a run's
+``epochs`` leaves the earlier epochs as they were.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from factsurv.io import InputError
+from factsurv.modeling import checkpoint as ckpt
+from factsurv.modeling import loading
+from factsurv.modeling.facts import PromptSettings, encode_prompt, encode_target, render_prompts, train_facts
+
+log = logging.getLogger("factsurv")
+
+METHODS = ("lora", "qlora", "full")
+DEFAULT_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+IGNORE = -100
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """The run's ``training:`` block and seed (what ``train_epoch`` receives through params)."""
+
+    method: str = "lora"
+    lr: float = 2e-4
+    schedule_epochs: int = 20
+    warmup_ratio: float = 0.03
+    batch_size: int = 16
+    grad_accum: int = 1
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    gradient_checkpointing: bool = False
+    threads: int = 0
+    lora: dict[str, Any] = field(default_factory=lambda: {"r": 16, "alpha": 32, "dropout": 0.05,
+                                                          "target_modules": list(DEFAULT_TARGETS)})
+    seed: int = 1
+
+    @classmethod
+    def from_params(cls, training: dict[str, Any], seed: int) -> "TrainSettings":
+        known = {k: v for k, v in training.items() if k in cls.__dataclass_fields__ and k != "seed"}
+        unknown = sorted(set(training) - set(known))
+        if unknown:
+            raise InputError(f"training settings: unknown key(s) {unknown}")
+        s = cls(**known, seed=int(seed))
+        if s.method not in METHODS:
+            raise InputError(f"training.method: {s.method!r} is not one of {METHODS}")
+        lora = {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": list(DEFAULT_TARGETS)}
+        lora.update(dict(s.lora or {}))
+        lora["target_modules"] = list(lora["target_modules"])
+        object.__setattr__(s, "lora", lora)
+        return s
+
+    def plan(self) -> dict[str, Any]:
+        """Settings a resumed epoch must share with the checkpoint it continues."""
+        d = asdict(self)
+        for k in ("threads", "gradient_checkpointing", "lora", "method"):
+            d.pop(k)
+        return d
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
+    """The order of the training examples in ``epoch``: a permutation seeded by (seed, epoch) only."""
+    import torch
+
+    g = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(epoch))
+    return torch.randperm(n, generator=g).tolist()
+
+
+def linear_schedule(warmup: int, total: int):
+    """LR multiplier: linear warm-up over ``warmup`` steps, then linear decay to 0 at ``total``."""
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        return max(0.0, (total - step) / max(1, total - warmup))
+
+    return factor
+
+
+def build_model(spec: dict[str, Any], method: str, lora: dict[str, Any], *, device: str | None = None,
+                gradient_checkpointing: bool = False) -> Any:
+    """The base model ready for ``method``: all weights trainable (full) or LoRA adapters (lora,
+    4-bit base + adapters for qlora). Full fine-tuning keeps fp32 master weights."""
+    device = loading.select_device(device)
+    if method not in METHODS:
+        raise InputError(f"training.method: {method!r} is not one of {METHODS}")
+    dtype = "float32" if method == "full" else None
+    model = loading.load_model(spec, device=device, dtype=dtype, quantize_4bit=(method == "qlora"))
+    if method == "full":
+        if gradient_checkpointing:
+            model.gradient_checkpointing_enable()
+        return model
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+    if method == "qlora":
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing)
+    elif gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+        model.enable_input_require_grads()
+    config = LoraConfig(
+        r=int(lora["r"]), lora_alpha=float(lora["alpha"]), lora_dropout=float(lora["dropout"]),
+        target_modules=list(lora["target_modules"]), task_type="CAUSAL_LM", bias="none",
+    )
+    return get_peft_model(model, config)
+
+
+def _rng_state() -> dict[str, Any]:
+    import random
+
+    import torch
+
+    state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    import random
+
+    import torch
+
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class EpochRecipe:
+    """One fine-tuning run, an epoch at a time: setup → train_epoch → save_checkpoint."""
+
+    def __init__(self, spec: dict[str, Any], facts: pd.DataFrame, settings: TrainSettings,
+                 prompt: PromptSettings, *, device: str | None = None, facts_source: str = "facts.tsv"):
+        self.spec = spec
+        self.settings = settings
+        self.prompt = prompt
+        self.device = loading.select_device(device)
+        self.train = train_facts(facts, facts_source)
+        self.epoch = 0
+        self.step = 0
+
+    # -- setup ---------------------------------------------------------------------------------
+    def setup(self, resume_from: str | os.PathLike[str] | None = None) -> None:
+        """Load the base model, apply the method, tokenise the examples, build optimizer and
+        schedule; when resuming, check the checkpoint belongs to this run and restore its state."""
+        import torch
+
+        s = self.settings
+        loading.set_threads(s.threads)
+        self.base = loading.describe(self.spec)
+        meta = None
+        if resume_from is not None:
+            meta = ckpt.read_meta(resume_from)
+            ckpt.check_compatible(meta, base=self.base, method=s.method, lora=s.lora, plan=s.plan(),
+                                  source=str(resume_from))
+        torch.manual_seed(s.seed)
+        self.tokenizer = loading.load_tokenizer(self.spec)
+        self.model = build_model(self.spec, s.method, s.lora, device=self.device,
+                                 gradient_checkpointing=s.gradient_checkpointing)
+        self.examples = self._examples()
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay)
+        self.steps_per_epoch = math.ceil(math.ceil(len(self.examples) / s.batch_size) / s.grad_accum)
+        total = self.steps_per_epoch * s.schedule_epochs
+        warmup = math.ceil(s.warmup_ratio * total)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, linear_schedule(warmup, total))
+        if meta is not None:
+            ckpt.load_weights(self.model, resume_from, s.method)
+            state = ckpt.load_trainer_state(resume_from)
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.step = int(state["step"])
+            self.epoch = int(meta["epoch"])
+            _set_rng_state(state["rng"])
+        self.autocast = self.device.startswith("cuda") and s.method != "qlora"
+
+    def _examples(self) -> list[tuple[list[int], list[int]]]:
+        """(input_ids, labels) per trained fact: prompt tokens masked with -100, answer + EOS kept."""
+        out = []
+        for prompt, target in zip(render_prompts(self.tokenizer, self.train, self.prompt), self.train["term_id"]):
+            p = encode_prompt(self.tokenizer, prompt, self.prompt)
+            t = encode_target(self.tokenizer, str(target))
+            out.append((p + t, [IGNORE] * len(p) + t))
+        return out
+
+    def _collate(self, idx: list[int]) -> dict[str, Any]:
+        import torch
+
+        pad = self.tokenizer.pad_token_id
+        batch = [self.examples[i] for i in idx]
+        width = max(len(ids) for ids, _ in batch)
+        ids = [x + [pad] * (width - len(x)) for x, _ in batch]
+        labels = [y + [IGNORE] * (width - len(y)) for _, y in batch]
+        mask = [[1] * len(x) + [0] * (width - len(x)) for x, _ in batch]
+        t = lambda v: torch.tensor(v, device=self.device)  # noqa: E731
+        return {"input_ids": t(ids), "labels": t(labels), "attention_mask": t(mask)}
+
+    # -- train ---------------------------------------------------------------------------------
+    def train_epoch(self, epoch: int | None = None) -> dict[str, Any]:
+        """One pass over the trained facts; returns loss, tokens, seconds."""
+        import torch
+        from tqdm.auto import tqdm
+
+        s = self.settings
+        epoch = self.epoch + 1 if epoch is None else int(epoch)
+        if epoch != self.epoch + 1:
+            raise InputError(f"epoch {epoch} cannot follow epoch {self.epoch} (resume from epoch {epoch - 1})")
+        if epoch > s.schedule_epochs:
+            log.warning("epoch %d is past training.schedule_epochs=%d: the learning rate is 0",
+                        epoch, s.schedule_epochs)
+        order = epoch_order(len(self.examples), s.seed, epoch)
+        batches = [order[i:i + s.batch_size] for i in range(0, len(order), s.batch_size)]
+        self.model.train()
+        t0 = time.perf_counter()
+        total_loss, n_tokens, n_batches = 0.0, 0, 0
+        bar = tqdm(total=len(batches), desc=f"epoch {epoch}", file=sys.stderr, mininterval=5, ascii=True)
+        for b, idx in enumerate(batches):
+            batch = self._collate(idx)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast):
+                loss = self.model(**batch).loss
+            (loss / s.grad_accum).backward()
+            total_loss += float(loss.detach())
+            n_tokens += int(batch["attention_mask"].sum())
+            n_batches += 1
+            if (b + 1) % s.grad_accum == 0 or b + 1 == len(batches):
+                if s.max_grad_norm > 0:
+                    torch.nn.utils.clip_grad_norm_(
+                        [p for p in self.model.parameters() if p.requires_grad], s.max_grad_norm)
+                self.optimizer.step()
+                self.scheduler.step()
+                self.optimizer.zero_grad(set_to_none=True)
+                self.step += 1
+            bar.update(1)
+        bar.close()
+        self.epoch = epoch
+        seconds = time.perf_counter() - t0
+        stats = {"epoch": epoch, "loss": total_loss / max(1, n_batches), "tokens": n_tokens,
+                 "seconds": seconds, "tokens_per_s": n_tokens / seconds if seconds else None,
+                 "step": self.step, "lr": self.scheduler.get_last_lr()[0]}
+        log.info("epoch %d: loss %.4f, %d tokens in %.1f s (%.0f tokens/s), step %d, lr %.3g", epoch,
+                 stats["loss"], n_tokens, seconds, stats["tokens_per_s"] or 0, self.step, stats["lr"])
+        return stats
+
+    # -- save ----------------------------------------------------------------------------------
+    def save_checkpoint(self, out_dir: str | os.PathLike[str], stats: dict[str, Any] | None = None) -> None:
+        s = self.settings
+        meta = {
+            "base": self.base, "method": s.method,
+            "lora": s.lora if s.method in ("lora", "qlora") else None,
+            "plan": s.plan(), "epoch": self.epoch, "seed": s.seed, "step": self.step,
+            "n_train": len(self.examples), "prompt": self.prompt.as_dict(), "stats": stats,
+        }
+        state = {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                 "step": self.step, "epoch": self.epoch, "rng": _rng_state()}
+        ckpt.save(out_dir, self.model, meta, state)
+        log.info("checkpoint of epoch %d written to %s", self.epoch, out_dir)
+
+
+def train_epoch(spec: dict[str, Any], facts_path: str | os.PathLike[str], epoch: int,
+                out_dir: str | os.PathLike[str], settings: TrainSettings, prompt: PromptSettings,
+                *, previous: str | os.PathLike[str] | None = None, device: str | None = None) -> dict[str, Any]:
+    """What ``train_epoch`` does: resume from ``previous`` (epoch−1; None for epoch 1), train one
+    epoch and write its checkpoint to ``out_dir``."""
+    from factsurv.modeling.facts import read_facts
+
+    epoch = int(epoch)
+    if epoch < 1:
+        raise InputError(f"epoch must be ≥ 1, got {epoch}")
+    if (previous is None) != (epoch == 1):
+        raise InputError(f"epoch {epoch}: {'a' if epoch > 1 else 'no'} previous checkpoint is needed")
+    recipe = EpochRecipe(spec, read_facts(facts_path), settings, prompt, device=device,
+                         facts_source=str(facts_path))
+    if previous is not None:
+        meta = ckpt.read_meta(previous)
+        if meta.get("epoch") != epoch - 1:
+            raise ckpt.CheckpointMismatch(f"{previous}: is epoch {meta.get('epoch')}, expected {epoch - 1}")
+    recipe.setup(previous)
+    stats = recipe.train_epoch(epoch)
+    recipe.save_checkpoint(out_dir, stats)
+    return stats
+
+
+def train_epochs(spec: dict[str, Any], facts_path: str | os.PathLike[str], epochs: int,
+                 out_root: str | os.PathLike[str] | None, settings: TrainSettings, prompt: PromptSettings,
+                 *, device: str | None = None) -> "EpochRecipe":
+    """Train ``epochs`` epochs in one process (reference for the resume test and the benchmark);
+    writes ``out_root/epoch_{e}`` after every epoch when ``out_root`` is given."""
+    from factsurv.modeling.facts import read_facts
+
+    recipe = EpochRecipe(spec, read_facts(facts_path), settings, prompt, device=device)
+    recipe.setup(None)
+    for e in range(1, int(epochs) + 1):
+        stats = recipe.train_epoch(e)
+        if out_root is not None:
+            recipe.save_checkpoint(Path(out_root) / f"epoch_{e}", stats)
+    return recipe
