@@ -1,0 +1,201 @@
+"""Figures drawn from the analysis tables (never from raw data): KM curves with a risk table,
+per-epoch acquisition rate, forest plots of hazard ratios, accuracy per epoch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from factsurv.analysis.summary import wilson  # noqa: E402
+from factsurv.io import atomic_path  # noqa: E402
+
+DEMO_SUBTITLE = "Demo run: small model built and pretrained by the workflow, not Llama-3.1-8B-Instruct"
+COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f"]
+KIND_TITLES = {
+    "acquisition": ("Acquisition of trained facts", "Cumulative share acquired (1 − KM)"),
+    "generalization": ("Generalization to withheld facts", "Cumulative share generalized (1 − KM)"),
+    "degradation": ("Degradation of facts correct before training", "Cumulative share lost (1 − KM)"),
+}
+
+
+def save_figure(fig: plt.Figure, paths: Sequence[str | os.PathLike[str]], dpi: int = 150) -> None:
+    """Save ``fig`` to every path (format from the extension), atomically, then close it."""
+    for p in paths:
+        with atomic_path(p) as tmp:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _titles(fig: plt.Figure, title: str, run: str, demo: bool) -> None:
+    sub = f"run {run}" + (f" — {DEMO_SUBTITLE}" if demo else "")
+    fig.suptitle(title, y=0.995, va="top", fontsize=13, fontweight="bold")
+    fig.text(0.5, 0.945, sub, ha="center", va="top", fontsize=9, color="#b22222" if demo else "#444444")
+    fig.subplots_adjust(top=0.87)
+
+
+def _empty(ax: plt.Axes, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=11, color="#666666")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def plot_km(km: pd.DataFrame, kind: str, *, run: str = "", demo: bool = False) -> plt.Figure:
+    """Cumulative incidence (1 − KM) with 95% bands per group, and a number-at-risk table below."""
+    title, ylabel = KIND_TITLES.get(kind, (kind, "Cumulative share (1 − KM)"))
+    vars_ = [v for v in pd.unique(km["group_var"]) if v != "all"] or (["all"] if len(km) else [])
+    ncol = max(1, len(vars_))
+    fig, axes = plt.subplots(2, ncol, figsize=(6.5 * ncol, 5.8), squeeze=False,
+                             gridspec_kw={"height_ratios": [4, 1.1], "hspace": 0.08})
+    _titles(fig, title, run, demo)
+    if not vars_:
+        _empty(axes[0, 0], "no facts at risk")
+        axes[1, 0].axis("off")
+        return fig
+    for j, var in enumerate(vars_):
+        ax, tab = axes[0, j], axes[1, j]
+        sub = km[km["group_var"] == var]
+        groups = list(pd.unique(sub["group"]))
+        epochs = np.sort(pd.unique(sub["epoch"]))
+        for i, g in enumerate(groups):
+            c = sub[sub["group"] == g].sort_values("epoch")
+            col = COLORS[i % len(COLORS)]
+            n0 = int(c["n_at_risk"].iloc[0])
+            ax.step(c["epoch"], c["cumulative"], where="post", color=col, lw=2.2,
+                    label=f"{g} (n={n0}, events={int(c['n_events'].sum())})")
+            ax.fill_between(c["epoch"], c["cumulative_lower_95"], c["cumulative_upper_95"], step="post", color=col, alpha=0.15)
+            for e, r in zip(c["epoch"], c["n_at_risk"]):
+                tab.text(e, len(groups) - 1 - i, str(int(r)), ha="center", va="center", fontsize=8, color=col)
+        ax.set_ylim(0, 1)
+        ax.set_xlim(epochs.min() - 0.3, epochs.max() + 0.3)
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"by {var}" if var != "all" else "all facts at risk", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper left", fontsize=8, frameon=False)
+        ax.tick_params(labelbottom=False)
+        tab.set_xlim(ax.get_xlim())
+        tab.set_ylim(-0.6, len(groups) - 0.4)
+        tab.set_yticks(range(len(groups)))
+        tab.set_yticklabels(list(reversed(groups)), fontsize=8)
+        tab.set_xticks(epochs)
+        tab.set_xlabel("Epoch (number at risk at the start of each epoch)")
+        for s in ("top", "right", "left"):
+            tab.spines[s].set_visible(False)
+        tab.tick_params(axis="y", length=0)
+    return fig
+
+
+def plot_rate(dynamics: pd.DataFrame, *, run: str = "", demo: bool = False) -> plt.Figure:
+    """Per-epoch share newly acquired, per kind (panels) and group (lines); peak marked, convergence dashed."""
+    kinds = list(pd.unique(dynamics["kind"])) if len(dynamics) else []
+    ncol = max(1, len(kinds))
+    fig, axes = plt.subplots(1, ncol, figsize=(6.2 * ncol, 4.6), squeeze=False)
+    _titles(fig, "Per-epoch acquisition rate by group", run, demo)
+    if not kinds:
+        _empty(axes[0, 0], "no facts at risk")
+        return fig
+    for j, kind in enumerate(kinds):
+        ax = axes[0, j]
+        sub = dynamics[dynamics["kind"] == kind]
+        groups = [g for g in pd.unique(sub["group"]) if g != "all"] or ["all"]
+        for i, g in enumerate(groups):
+            c = sub[sub["group"] == g].sort_values("epoch")
+            col = COLORS[i % len(COLORS)]
+            ax.plot(c["epoch"], 100 * c["share_new"], marker="o", ms=4, color=col, lw=2,
+                    label=f"{g} (n={int(c['n'].iloc[0])})")
+            pk, ce = c["peak_epoch"].iloc[0], c["convergence_epoch"].iloc[0]
+            if not pd.isna(pk):
+                ax.plot([pk], [100 * c["peak_share"].iloc[0]], marker="*", ms=14, color=col, mec="black", zorder=5)
+            if not pd.isna(ce):
+                ax.axvline(float(ce), color=col, ls="--", lw=1, alpha=0.8)
+        ax.set_title(f"{kind} (★ peak, dashed: 95% of final reached)", fontsize=10)
+        ax.set_xlabel("Epoch")
+        ax.set_ylabel("Newly acquired this epoch (% of group)")
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.90))
+    return fig
+
+
+def plot_forest(cox: pd.DataFrame, kind: str, *, run: str = "", demo: bool = False) -> plt.Figure:
+    """Hazard ratios with 95% CIs on a log scale: one row per covariate, one marker per model."""
+    models = [m for m in pd.unique(cox["model"]) if isinstance(m, str)]
+    covs = [c for c in pd.unique(cox["covariate"]) if isinstance(c, str) and c]
+    fig, ax = plt.subplots(figsize=(8.5, 1.2 + 0.55 * max(1, len(covs)) * max(1, min(len(models), 3)) / 1.6))
+    _titles(fig, f"Hazard ratios — {kind}", run, demo)
+    if not covs:
+        _empty(ax, "no model fitted")
+        return fig
+    est = cox[cox["converged"].astype(str) == "True"]
+    vals = pd.concat([est["hr_lower_95"], est["hr_upper_95"]]).replace([np.inf, -np.inf], np.nan).dropna()
+    lo = min(0.5, float(vals.min()) * 0.8) if len(vals) else 0.5
+    hi = max(2.0, float(vals.max()) * 1.25) if len(vals) else 2.0
+    offsets = np.linspace(-0.25, 0.25, len(models)) if len(models) > 1 else [0.0]
+    notes = []
+    for k, m in enumerate(models):
+        col = COLORS[k % len(COLORS)]
+        first = True
+        for i, c in enumerate(covs):
+            r = cox[(cox["model"] == m) & (cox["covariate"] == c)]
+            if r.empty:
+                continue
+            r = r.iloc[0]
+            y = len(covs) - 1 - i + offsets[k]
+            if str(r["converged"]) == "True":
+                ax.errorbar(r["hr"], y, xerr=[[r["hr"] - r["hr_lower_95"]], [r["hr_upper_95"] - r["hr"]]],
+                            fmt="o" if m != "univariable" else "s", color=col, mfc=col if m != "univariable" else "white",
+                            capsize=3, label=f"{m} (n={int(r['n'])}, events={int(r['n_events'])})" if first else None)
+                first = False
+                ptxt = "p<0.001" if r["p"] < 0.001 else f"p={r['p']:.2g}"
+                ax.text(hi * 1.05, y, f"{r['hr']:.2f} [{r['hr_lower_95']:.2f}, {r['hr_upper_95']:.2f}] {ptxt}",
+                        va="center", fontsize=7, color=col)
+            else:
+                ax.plot([1.0], [y], marker="x", color=col, ms=7)
+                why = str(r["warning"]).split(";")[0][:70]
+                notes.append(f"{m} / {c}: {why}")
+    ax.axvline(1.0, color="black", lw=1)
+    ax.set_xscale("log")
+    ax.set_xlim(lo, hi)
+    ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 20, 50, 100) if lo <= t <= hi]
+    ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ax.set_yticks(range(len(covs)))
+    ax.set_yticklabels(list(reversed(covs)))
+    ax.set_xlabel("Hazard ratio (95% CI; log scale). Transformed covariates: per SD of log1p/z-scored value")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14 if not notes else -0.14), fontsize=8, frameon=False, ncol=1)
+    if notes:
+        txt = "× not estimated: " + " | ".join(notes[:6]) + (f" (+{len(notes) - 6} more)" if len(notes) > 6 else "")
+        fig.text(0.01, -0.02, txt, fontsize=7, color="#8b0000", wrap=True, va="top")
+    return fig
+
+
+def plot_accuracy(trajectories: pd.DataFrame, *, run: str = "", demo: bool = False) -> plt.Figure:
+    """Greedy accuracy per epoch, one line per ontology × split, with Wilson 95% bands."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    _titles(fig, "Accuracy per epoch by ontology and split", run, demo)
+    for i, ((onto, split), g) in enumerate(trajectories.groupby(["ontology", "split"], sort=True)):
+        stats = g.groupby("epoch")["correct"].agg(["sum", "count"]).reset_index()
+        w = np.array([wilson(int(k), int(n)) for k, n in zip(stats["sum"], stats["count"])])
+        col = COLORS[i % len(COLORS)]
+        ls = "-" if split == "train" else "--"
+        ax.plot(stats["epoch"], 100 * w[:, 0], ls, marker="o", ms=3.5, color=col, lw=2,
+                label=f"{onto} / {'trained' if split == 'train' else 'withheld'} (n={int(stats['count'].iloc[0])})")
+        ax.fill_between(stats["epoch"], 100 * w[:, 1], 100 * w[:, 2], color=col, alpha=0.15)
+    ax.set_xlabel("Epoch (0 = before fine-tuning)")
+    ax.set_ylabel("Greedy accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.90))
+    return fig
