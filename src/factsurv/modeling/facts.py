@@ -79,15 +79,28 @@ def render_prompts(tokenizer: Any, facts: pd.DataFrame, settings: PromptSettings
     return out
 
 
+def split_trailing_space(tokenizer: Any, prompt: str, settings: PromptSettings) -> tuple[str, str]:
+    """(prompt, lead): in the plain format the prompt's trailing whitespace (``Answer: ``) is moved
+    to the start of the answer, so the ids the model sees are the ones the text ``Answer: HP:…``
+    tokenises to (byte-level BPE and SentencePiece attach a space to the following word). A chat
+    template's prompt is left as it is."""
+    if prompts.uses_chat_template(tokenizer, settings.chat_template):
+        return prompt, ""
+    stripped = prompt.rstrip(" ")
+    return stripped, prompt[len(stripped):]
+
+
 def encode_prompt(tokenizer: Any, prompt: str, settings: PromptSettings) -> list[int]:
-    """Token ids of a rendered prompt: a chat template already carries its special tokens."""
+    """Token ids of a rendered prompt (see :func:`split_trailing_space`); a chat template already
+    carries its special tokens."""
     chat = prompts.uses_chat_template(tokenizer, settings.chat_template)
-    return tokenizer(prompt, add_special_tokens=not chat)["input_ids"]
+    text, _ = split_trailing_space(tokenizer, prompt, settings)
+    return tokenizer(text, add_special_tokens=not chat)["input_ids"]
 
 
-def encode_target(tokenizer: Any, target: str) -> list[int]:
-    """Token ids of the answer (the bare identifier) followed by EOS."""
-    ids = tokenizer(target, add_special_tokens=False)["input_ids"]
+def encode_target(tokenizer: Any, target: str, lead: str = "") -> list[int]:
+    """Token ids of the answer (``lead`` + the bare identifier) followed by EOS."""
+    ids = tokenizer(lead + target, add_special_tokens=False)["input_ids"]
     if tokenizer.eos_token_id is not None:
         ids = ids + [tokenizer.eos_token_id]
     return ids

@@ -27,7 +27,14 @@ import pandas as pd
 from factsurv.io import InputError
 from factsurv.modeling import checkpoint as ckpt
 from factsurv.modeling import loading
-from factsurv.modeling.facts import PromptSettings, encode_prompt, encode_target, render_prompts, train_facts
+from factsurv.modeling.facts import (
+    PromptSettings,
+    encode_prompt,
+    encode_target,
+    render_prompts,
+    split_trailing_space,
+    train_facts,
+)
 
 log = logging.getLogger("factsurv")
 
@@ -197,8 +204,9 @@ class EpochRecipe:
         """(input_ids, labels) per trained fact: prompt tokens masked with -100, answer + EOS kept."""
         out = []
         for prompt, target in zip(render_prompts(self.tokenizer, self.train, self.prompt), self.train["term_id"]):
+            _, lead = split_trailing_space(self.tokenizer, prompt, self.prompt)
             p = encode_prompt(self.tokenizer, prompt, self.prompt)
-            t = encode_target(self.tokenizer, str(target))
+            t = encode_target(self.tokenizer, str(target), lead)
             out.append((p + t, [IGNORE] * len(p) + t))
         return out
 

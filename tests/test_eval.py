@@ -1,0 +1,64 @@
+"""Per-epoch greedy evaluation: exact columns, every fact, correctness by SPEC §1."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from factsurv.io import write_tsv
+from factsurv.modeling import generation
+from factsurv.modeling.evaluate import EVAL_COLUMNS, evaluate_epoch
+from factsurv.modeling.facts import PromptSettings, encode_prompt, encode_target, render_prompts, split_trailing_space
+from factsurv.modeling.loading import load_tokenizer, model_spec
+from factsurv.modeling.tiny import build_tiny_model, synthetic_facts
+
+PROMPT = PromptSettings.from_params({}, {"hpo": "Human Phenotype Ontology", "go": "Gene Ontology"})
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    torch.set_num_threads(2)
+    root = tmp_path_factory.mktemp("eval")
+    facts = root / "facts.tsv"
+    write_tsv(synthetic_facts(n_train=4, n_heldout=3), facts)
+    return model_spec({"source": "path"}, build_tiny_model(root / "m")), facts
+
+
+def test_epoch0_table_has_exact_columns_for_every_fact(tiny):
+    spec, facts = tiny
+    t = evaluate_epoch(spec, facts, 0, PROMPT, batch_size=3, max_new_tokens=4)
+    assert list(t.columns) == EVAL_COLUMNS
+    assert len(t) == 7 and (t["epoch"] == 0).all() and set(t["correct"]) <= {0, 1}
+
+
+def test_correct_uses_normalisation(tiny, monkeypatch):
+    spec, facts = tiny
+    calls = {}
+
+    def fake(model, tokenizer, prompt_ids, **kw):
+        calls["n"] = len(prompt_ids)
+        return [["hp : 0000001 extra"] for _ in prompt_ids]
+
+    monkeypatch.setattr(generation, "generate_answers", fake)
+    t = evaluate_epoch(spec, facts, 0, PROMPT)
+    assert calls["n"] == 7 and t["correct"].sum() == 0
+    assert (t["prediction"] == "hp : 0000001 extra").all()
+
+
+def test_epoch_needs_checkpoint(tiny):
+    spec, facts = tiny
+    with pytest.raises(ValueError, match="checkpoint"):
+        evaluate_epoch(spec, facts, 2, PROMPT)
+
+
+def test_prompt_and_target_tokenise_like_the_running_text(tiny):
+    """Training ids = prompt ids + answer ids, equal to the ids of 'Answer: HP:…' as one text."""
+    spec, _ = tiny
+    tok = load_tokenizer(spec)
+    facts = synthetic_facts(n_train=1, n_heldout=0)
+    prompt = render_prompts(tok, facts, PROMPT)[0]
+    _, lead = split_trailing_space(tok, prompt, PROMPT)
+    assert lead == " "
+    ids = encode_prompt(tok, prompt, PROMPT) + encode_target(tok, facts["term_id"][0], lead)
+    whole = tok(prompt + facts["term_id"][0], add_special_tokens=True)["input_ids"] + [tok.eos_token_id]
+    assert ids == whole

@@ -1,0 +1,88 @@
+"""Bad input to training: other base model, other LoRA config, QLoRA without GPU, empty split."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from factsurv.io import InputError, write_tsv
+from factsurv.modeling.checkpoint import CheckpointMismatch
+from factsurv.modeling.evaluate import evaluate_epoch
+from factsurv.modeling.facts import PromptSettings
+from factsurv.modeling.loading import ModelLoadError, model_spec
+from factsurv.modeling.tiny import build_tiny_model, synthetic_facts
+from factsurv.modeling.train import TrainSettings, train_epoch
+
+PROMPT = PromptSettings.from_params({}, {"hpo": "Human Phenotype Ontology", "go": "Gene Ontology"})
+LORA = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}
+
+
+def settings(method="lora", lora=LORA, **kw):
+    return TrainSettings.from_params({"method": method, "lr": 1e-3, "schedule_epochs": 3, "batch_size": 8,
+                                      "lora": lora, **kw}, seed=1)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    torch.set_num_threads(2)
+    root = tmp_path_factory.mktemp("err")
+    a = build_tiny_model(root / "a", seed=0)
+    b = build_tiny_model(root / "b", seed=1)
+    facts = root / "facts.tsv"
+    write_tsv(synthetic_facts(n_train=8, n_heldout=2), facts)
+    spec_a = model_spec({"source": "path"}, a)
+    ck = root / "ck" / "epoch_1"
+    train_epoch(spec_a, facts, 1, ck, settings(), PROMPT)
+    return root, spec_a, model_spec({"source": "path"}, b), facts, ck
+
+
+def test_checkpoint_from_other_base_model_is_refused(setup, tmp_path):
+    root, _, spec_b, facts, ck = setup
+    with pytest.raises(CheckpointMismatch, match="base model differs"):
+        train_epoch(spec_b, facts, 2, tmp_path / "epoch_2", settings(), PROMPT, previous=ck)
+    with pytest.raises(CheckpointMismatch, match="base model differs"):
+        evaluate_epoch(spec_b, facts, 1, PROMPT, checkpoint_dir=ck)
+    assert not (tmp_path / "epoch_2").exists()
+
+
+def test_checkpoint_with_other_lora_config_is_refused(setup, tmp_path):
+    root, spec_a, _, facts, ck = setup
+    with pytest.raises(CheckpointMismatch, match="LoRA config differs"):
+        train_epoch(spec_a, facts, 2, tmp_path / "e2", settings(lora={**LORA, "r": 8}), PROMPT, previous=ck)
+    with pytest.raises(CheckpointMismatch, match="method differs"):
+        train_epoch(spec_a, facts, 2, tmp_path / "e2", settings(method="full"), PROMPT, previous=ck)
+    with pytest.raises(CheckpointMismatch, match="training plan differs"):
+        train_epoch(spec_a, facts, 2, tmp_path / "e2", settings(lr=5e-4), PROMPT, previous=ck)
+
+
+def test_checkpoint_of_wrong_epoch_is_refused(setup, tmp_path):
+    root, spec_a, _, facts, ck = setup
+    with pytest.raises(CheckpointMismatch, match="expected 2"):
+        train_epoch(spec_a, facts, 3, tmp_path / "e3", settings(), PROMPT, previous=ck)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU error")
+def test_qlora_without_gpu_is_a_clear_error(setup, tmp_path):
+    root, spec_a, _, facts, _ = setup
+    with pytest.raises(ModelLoadError, match="needs a CUDA GPU"):
+        train_epoch(spec_a, facts, 1, tmp_path / "q1", settings(method="qlora"), PROMPT)
+
+
+def test_empty_training_split_is_a_clear_error(setup, tmp_path):
+    root, spec_a, _, _, _ = setup
+    facts = tmp_path / "facts.tsv"
+    df = synthetic_facts(n_train=0, n_heldout=3)
+    write_tsv(df, facts)
+    with pytest.raises(InputError, match="training split is empty"):
+        train_epoch(spec_a, facts, 1, tmp_path / "e1", settings(), PROMPT)
+    assert not (tmp_path / "e1").exists()
+
+
+def test_missing_model_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelLoadError, match="model folder not found"):
+        model_spec({"source": "path", "name_or_path": str(tmp_path / "nope")})
+
+
+def test_unknown_method_is_refused():
+    with pytest.raises(InputError, match="method"):
+        TrainSettings.from_params({"method": "dora"}, seed=1)
