@@ -212,6 +212,9 @@ def _fit_rows(
     for cov in usable:
         cols = design_columns(data, cov)
         kept = []
+        if not cols:
+            levels = sorted(map(str, pd.unique(data[cov].dropna())))
+            rows.append(_row(model, cov, n, n_events, warning=f"dropped: no variation (one level: {', '.join(levels)})"))
         for name, x in cols.items():
             if x.nunique(dropna=True) < 2:
                 rows.append(_row(model, name, n, n_events, warning=f"dropped: no variation ({name} = {x.iloc[0] if len(x) else 'NA'} for all {n} facts)"))

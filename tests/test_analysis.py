@@ -1,0 +1,291 @@
+"""Unit tests of factsurv.analysis on DataFrames and small files (fast)."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from factsurv.analysis.cox import CoxSettings, cox_table, fit_cox
+from factsurv.analysis.dynamics import group_dynamics
+from factsurv.analysis.events import build_events, event_times
+from factsurv.analysis.inputs import load_evals
+from factsurv.analysis.km import km_tables
+from factsurv.analysis.summary import summary_table, wilson
+from factsurv.analysis.synthetic import simulate_study
+from factsurv.analysis.trajectories import build_trajectories, trajectories_from_files
+from factsurv.io import InputError, read_tsv, write_tsv
+
+SMALL = {"hpo": {"train": 60, "heldout": 0}, "go": {"train": 30, "heldout": 30}}
+
+
+def _traj_from_matrix(rows: dict[str, list[int]], split: str = "train", latent: dict[str, int] | None = None) -> pd.DataFrame:
+    """Trajectories with the given correctness sequences (epoch 0..E) and neutral covariates."""
+    out = []
+    for fid, seq in rows.items():
+        for e, c in enumerate(seq):
+            out.append({"fact_id": fid, "epoch": e, "correct": c, "split": split, "ontology": "hpo",
+                        "latent": (latent or {}).get(fid, 0), "p_correct": 0.0, "namespace": None, "depth": 3,
+                        "n_descendants": 0, "n_synonyms": 0, "label_chars": 10, "label_words": 2,
+                        "leading_zeros": 3, "annotation_count": 5, "identifier_frequency": np.nan,
+                        "term_frequency": np.nan})
+    return pd.DataFrame(out)
+
+
+# --- events -----------------------------------------------------------------------------------
+
+def test_event_times_first_correct_and_censoring():
+    traj = _traj_from_matrix({
+        "a": [0, 0, 1, 1, 0],  # acquired at 2
+        "b": [0, 0, 0, 0, 0],  # censored at 4
+        "c": [0, 1, 0, 1, 1],  # acquired at 1 (m=1), stably at 3 (m=2)
+        "d": [1, 1, 0, 0, 1],  # correct at baseline: not at risk of acquisition; degrades at 2
+    })
+    acq = build_events(traj, "acquisition", splits=["train"]).set_index("fact_id")
+    assert sorted(acq.index) == ["a", "b", "c"]
+    assert acq.loc["a", ["duration", "event"]].tolist() == [2, 1]
+    assert acq.loc["b", ["duration", "event"]].tolist() == [4, 0]
+    assert acq.loc["c", ["duration", "event"]].tolist() == [1, 1]
+    stable = build_events(traj, "acquisition", splits=["train"], m=2).set_index("fact_id")
+    assert stable.loc["a", ["duration", "event"]].tolist() == [2, 1]
+    assert stable.loc["c", ["duration", "event"]].tolist() == [3, 1]
+    # with m=2 the last epoch that can start a stable run is E - m + 1 = 3: censored there
+    assert stable.loc["b", ["duration", "event"]].tolist() == [3, 0]
+    deg = build_events(traj, "degradation", splits=["train"]).set_index("fact_id")
+    assert list(deg.index) == ["d"]
+    assert deg.loc["d", ["duration", "event", "seen"]].tolist() == [2, 1, 1]
+
+
+def test_event_times_rejects_m_longer_than_run():
+    correct = pd.DataFrame([[0, 1, 1]], columns=[0, 1, 2], index=["a"])
+    with pytest.raises(ValueError, match="stable_epochs"):
+        event_times(correct, target=1, m=3)
+
+
+def test_generalization_selects_withheld_facts_of_given_ontologies():
+    st = simulate_study(counts=SMALL, epochs=4, seed=3)
+    traj = build_trajectories(st.facts, st.literature, st.baseline, pd.concat(st.evals.values()))
+    gen = build_events(traj, "generalization", splits=["heldout"], ontologies=["go"])
+    assert set(gen["split"]) == {"heldout"} and set(gen["ontology"]) == {"go"}
+    base = traj[traj["epoch"] == 0].set_index("fact_id")
+    assert (base.loc[gen["fact_id"], "correct"] == 0).all()
+    assert len(gen) == int(((base["split"] == "heldout") & (base["correct"] == 0)).sum())
+
+
+# --- Cox ----------------------------------------------------------------------------------------
+
+def _exp_events(n: int, hr: float, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 2, n)
+    t = rng.exponential(1 / (0.1 * hr ** x))
+    d = np.minimum(np.ceil(t), 10).astype(int)
+    return pd.DataFrame({"fact_id": [f"f{i}" for i in range(n)], "duration": np.maximum(d, 1),
+                         "event": (t <= 10).astype(int), "latent": x, "ontology": "hpo",
+                         "depth": rng.integers(1, 10, n), "identifier_frequency": np.nan})
+
+
+def test_cox_recovers_hazard_ratio_on_dataframe():
+    ev = _exp_events(800, 2.5, seed=0)  # fixed seed: the 95% CI covers 2.5 in ~90-95% of seeds (tied times)
+    table, problems = cox_table(ev, CoxSettings(covariates=["latent", "depth"], standardize=["depth"]))
+    row = table[(table["model"] == "multivariable") & (table["covariate"] == "latent")].iloc[0]
+    assert not problems
+    assert row["converged"] == True  # noqa: E712
+    assert row["hr_lower_95"] < 2.5 < row["hr_upper_95"]
+    assert row["p"] < 1e-6
+    assert 0 <= row["ph_test_p"] <= 1
+
+
+def test_cox_drops_constant_and_all_na_covariates_with_a_note(caplog):
+    ev = _exp_events(200, 1.0, seed=2)
+    ev["depth"] = 4
+    with caplog.at_level(logging.WARNING, logger="factsurv"):
+        table, _ = cox_table(ev, CoxSettings(covariates=["latent", "depth", "identifier_frequency"]))
+    uni = table[table["model"] == "univariable"].set_index("covariate")
+    assert uni.loc["depth", "warning"].startswith("dropped: no variation")
+    assert uni.loc["identifier_frequency", "warning"].startswith("dropped: no data")
+    assert np.isnan(uni.loc["depth", "hr"])
+    assert uni.loc["latent", "converged"] == True  # noqa: E712
+    assert "no variation" in caplog.text and "no data" in caplog.text
+
+
+def test_cox_perfect_separation_is_flagged_not_reported(caplog):
+    ev = _exp_events(300, 1.0, seed=4)
+    ev["separator"] = ev["event"]  # every event has separator=1, every censored fact 0
+    ev = ev.rename(columns={"separator": "leading_zeros"})
+    with caplog.at_level(logging.WARNING, logger="factsurv"):
+        table, problems = cox_table(ev, CoxSettings(covariates=["latent", "leading_zeros"]))
+    for model in ("univariable", "multivariable"):
+        row = table[(table["model"] == model) & (table["covariate"] == "leading_zeros")].iloc[0]
+        assert row["converged"] == False  # noqa: E712
+        assert "separation" in row["warning"]
+        assert np.isnan(row["hr"]) and np.isnan(row["hr_upper_95"])
+    assert any("separation" in p for p in problems)
+    assert "NOT CONVERGED" in caplog.text and "separation" in caplog.text
+    ok = table[(table["model"] == "univariable") & (table["covariate"] == "latent")].iloc[0]
+    assert ok["converged"] == True  # noqa: E712; the other univariable model is unaffected
+
+
+def test_fit_cox_retries_with_smaller_step_when_first_attempt_fails():
+    ev = _exp_events(400, 2.0, seed=5)
+    # max_abs_coef below the true coefficient makes every attempt "fail": all are tried and reported
+    res = fit_cox(ev, ["latent"], step_size=None, retry_step_sizes=[0.1, 0.02], max_abs_coef=0.05)
+    assert not res.converged
+    assert len(res.problems) == 3  # default step, 0.1, 0.02
+    assert "step_size=0.1" in res.problems[1]
+    good = fit_cox(ev, ["latent"], step_size=0.5, retry_step_sizes=[0.1])
+    assert good.converged and good.step_size == 0.5
+
+
+def test_cox_ontology_covariate_and_subset_model():
+    ev = _exp_events(400, 2.0, seed=6)
+    ev["ontology"] = np.where(np.arange(400) % 3 == 0, "go", "hpo")
+    table, _ = cox_table(ev, CoxSettings(covariates=["latent"]), extra_covariates=["ontology"],
+                         subsets={"hpo_only": ["hpo"]})
+    assert "ontology[go]" in set(table["covariate"])  # hpo (largest) is the reference
+    sub = table[table["model"] == "multivariable:hpo_only"].set_index("covariate")
+    assert sub.loc["latent", "n"] == int((ev["ontology"] == "hpo").sum())
+    assert sub.loc["ontology", "warning"] == "dropped: no variation (one level: hpo)"
+    assert np.isnan(sub.loc["ontology", "hr"])
+
+
+# --- KM, dynamics, summary ----------------------------------------------------------------------
+
+def test_km_and_logrank():
+    ev = _exp_events(400, 3.0, seed=7)
+    km, lr = km_tables(ev, ["latent"])
+    assert set(km["group"]) == {"all", "latent", "not latent"}
+    lat = km[km["group"] == "latent"].set_index("epoch")
+    assert lat.loc[0, "n_at_risk"] == int((ev["latent"] == 1).sum())
+    assert lat.loc[0, "cumulative"] == 0
+    assert (np.diff(lat["cumulative"]) >= -1e-12).all()
+    # KM without censoring before e equals the empirical share
+    e = 1
+    emp = ((ev["latent"] == 1) & (ev["duration"] <= e) & (ev["event"] == 1)).sum() / (ev["latent"] == 1).sum()
+    assert lat.loc[e, "cumulative"] == pytest.approx(emp)
+    assert lr.iloc[0]["p"] < 1e-6
+    one = km_tables(ev.assign(latent=0), ["latent"])[1].iloc[0]
+    assert np.isnan(one["p"]) and "one group" in one["note"]
+
+
+def test_group_dynamics_peak_and_convergence():
+    d = np.array([1, 2, 2, 2, 3, 5, 5, 5, 5, 5])
+    ev = np.array([1, 1, 1, 1, 1, 1, 0, 0, 0, 0])
+    g = group_dynamics(d, ev, last_epoch=5, convergence_share=0.95).set_index("epoch")
+    assert g.loc[2, "newly"] == 3 and g.loc[2, "share_new"] == pytest.approx(0.3)
+    assert g["peak_epoch"].iloc[0] == 2 and g["peak_share"].iloc[0] == pytest.approx(0.3)
+    assert g.loc[5, "cumulative_share"] == pytest.approx(0.6)
+    assert g["convergence_epoch"].iloc[0] == 5  # 0.5 at epoch 3 < 0.95 * 0.6
+    g2 = group_dynamics(d, ev, last_epoch=5, convergence_share=0.8)
+    assert g2["convergence_epoch"].iloc[0] == 3  # 0.5 ≥ 0.8 * 0.6
+
+
+def test_wilson_interval():
+    p, lo, hi = wilson(5, 100)
+    assert p == 0.05 and 0.02 < lo < 0.05 < hi < 0.12
+    assert np.isnan(wilson(0, 0)[0])
+
+
+def test_summary_headline_numbers_match_inputs():
+    st = simulate_study(counts=SMALL, epochs=5, seed=8)
+    traj = build_trajectories(st.facts, st.literature, st.baseline, pd.concat(st.evals.values()))
+    events = {k: build_events(traj, k, splits=s) for k, s in
+              [("acquisition", ["train"]), ("generalization", ["heldout"]), ("degradation", ["train", "heldout"])]}
+    cox, _ = cox_table(events["acquisition"], CoxSettings(covariates=["latent"]))
+    lr = {k: km_tables(v, ["seen" if k == "degradation" else "latent"])[1] for k, v in events.items()}
+    from factsurv.analysis.dynamics import dynamics_table
+    s = summary_table(traj, events, cox, lr, dynamics_table(events), demo=True)
+    base = s[(s["metric"] == "baseline_greedy_recall") & (s["group"] == "hpo/train")].iloc[0]
+    hpo0 = traj[(traj["ontology"] == "hpo") & (traj["epoch"] == 0)]["correct"].mean()
+    assert base["value"] == pytest.approx(hpo0)
+    hr = s[(s["metric"] == "hr_latent_acquisition") & (s["group"] == "multivariable")].iloc[0]
+    crow = cox[(cox["model"] == "multivariable") & (cox["covariate"] == "latent")].iloc[0]
+    assert hr["value"] == pytest.approx(crow["hr"])
+    assert "demo model" in s[s["metric"] == "model"].iloc[0]["note"]
+    deg = s[(s["metric"] == "degradation_share") & (s["group"] == "unseen")].iloc[0]
+    ev = events["degradation"]
+    assert deg["value"] == pytest.approx(ev.loc[ev["seen"] == 0, "event"].mean())
+
+
+# --- bad inputs ---------------------------------------------------------------------------------
+
+@pytest.fixture()
+def small_files(tmp_path):
+    st = simulate_study(counts=SMALL, epochs=3, seed=9)
+    paths = st.write(tmp_path, "r")
+    evals = [paths[f"epoch_{e}"] for e in range(4)]
+    return paths, evals
+
+
+def test_trajectories_from_files(small_files):
+    paths, evals = small_files
+    traj = trajectories_from_files(paths["facts"], paths["literature"], paths["baseline"], evals, epochs=3)
+    assert len(traj) == 120 * 4
+    assert set(traj.columns) >= {"fact_id", "epoch", "correct", "split", "ontology", "latent", "p_correct",
+                                 "annotation_count", "identifier_frequency"}
+
+
+def test_missing_epoch_is_an_input_error(small_files):
+    paths, evals = small_files
+    with pytest.raises(InputError, match=r"missing for epoch\(s\) \[2\]"):
+        trajectories_from_files(paths["facts"], paths["literature"], paths["baseline"],
+                                [evals[0], evals[1], evals[3]], epochs=3)
+    with pytest.raises(InputError, match=r"missing for epoch\(s\) \[3\]"):  # run has 3 epochs, file of 3 absent
+        load_evals(evals[:3], read_tsv(paths["facts"]), epochs=3)
+
+
+def test_wrong_epoch_value_names_file_and_line(small_files):
+    paths, evals = small_files
+    df = read_tsv(evals[2])
+    df.loc[4, "epoch"] = 7
+    write_tsv(df, evals[2])
+    with pytest.raises(InputError) as err:
+        trajectories_from_files(paths["facts"], paths["literature"], paths["baseline"], evals, epochs=3)
+    assert str(evals[2]) in str(err.value) and "line 6" in str(err.value)
+
+
+def test_unknown_fact_id_names_file_and_line(small_files):
+    paths, evals = small_files
+    df = read_tsv(evals[1], dtype={"fact_id": str})
+    df.loc[9, "fact_id"] = "hpo:HP:9999999x"
+    write_tsv(df, evals[1])
+    with pytest.raises(InputError) as err:
+        trajectories_from_files(paths["facts"], paths["literature"], paths["baseline"], evals, epochs=3)
+    msg = str(err.value)
+    assert str(evals[1]) in msg and "line 11" in msg and "hpo:HP:9999999x" in msg and "facts.tsv" in msg
+
+
+def test_non_boolean_correct_names_file_and_line(small_files):
+    paths, evals = small_files
+    df = read_tsv(evals[3], dtype=str)
+    df.loc[0, "correct"] = "maybe"
+    write_tsv(df, evals[3])
+    with pytest.raises(InputError) as err:
+        trajectories_from_files(paths["facts"], paths["literature"], paths["baseline"], evals, epochs=3)
+    msg = str(err.value)
+    assert str(evals[3]) in msg and "line 2" in msg and "'maybe'" in msg and "correct" in msg
+
+
+def test_baseline_latent_must_be_binary(small_files):
+    paths, evals = small_files
+    df = read_tsv(paths["baseline"], dtype=str)
+    df.loc[3, "latent"] = "2"
+    write_tsv(df, paths["baseline"])
+    with pytest.raises(InputError, match=r"baseline.tsv: line 5 .*latent"):
+        trajectories_from_files(paths["facts"], paths["literature"], paths["baseline"], evals, epochs=3)
+
+
+def test_missing_literature_is_logged_and_dropped(small_files, caplog):
+    paths, evals = small_files
+    lit = read_tsv(paths["literature"])
+    lit["identifier_frequency"] = np.nan
+    lit["term_frequency"] = np.nan
+    write_tsv(lit, paths["literature"])
+    with caplog.at_level(logging.WARNING, logger="factsurv"):
+        traj = trajectories_from_files(paths["facts"], paths["literature"], paths["baseline"], evals, epochs=3)
+    assert "identifier_frequency is missing for every fact" in caplog.text
+    ev = build_events(traj, "acquisition", splits=["train"])
+    table, _ = cox_table(ev, CoxSettings(covariates=["latent", "identifier_frequency"]))
+    row = table[(table["model"] == "multivariable") & (table["covariate"] == "identifier_frequency")].iloc[0]
+    assert row["warning"].startswith("dropped: no data")
