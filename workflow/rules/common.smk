@@ -16,7 +16,6 @@ ONTOLOGIES = sorted(config["ontologies"])
 RUNS = sorted(config["runs"])
 MODELS = sorted(config["models"])
 DEMO_MODELS = sorted(m for m, spec in config["models"].items() if spec["source"] == "demo")
-ANNOTATION_EXT = {"hpoa": "hpoa", "gaf": "gaf.gz"}
 
 
 def _alternatives(names):
@@ -42,8 +41,40 @@ def model_config(name):
 
 
 def annotation_path(onto):
-    fmt = ontology(onto)["annotations"].get("format", "hpoa")
-    return f"resources/annotations/{onto}.{ANNOTATION_EXT[fmt]}"
+    """Where the annotation file of an ontology lands: {onto}.hpoa or {onto}.gaf, + .gz if compressed."""
+    spec = ontology(onto)["annotations"]
+    fmt = spec.get("format")
+    if fmt not in ("hpoa", "gaf"):
+        raise WorkflowError(
+            f"config error at ontologies.{onto}.annotations.format: must be hpoa or gaf"
+        )
+    origin = spec.get("member") or spec.get("url") or spec.get("path") or ""
+    gz = ".gz" if origin.split("?")[0].endswith(".gz") else ""
+    return f"resources/annotations/{onto}.{fmt}{gz}"
+
+
+def has_annotations(onto):
+    return bool(ontology(onto).get("annotations"))
+
+
+def sample_facts_input(wildcards):
+    inputs = {}
+    for onto in sampled_ontologies():
+        inputs[f"terms_{onto}"] = f"results/terms/{onto}.tsv"
+        inputs[f"obo_provenance_{onto}"] = f"resources/ontologies/{onto}.obo.provenance.json"
+        if has_annotations(onto):
+            inputs[f"counts_{onto}"] = f"results/annotations/{onto}.tsv"
+            inputs[f"annotations_provenance_{onto}"] = annotation_path(onto) + ".provenance.json"
+    return inputs
+
+
+def literature_inputs():
+    lit = config["literature"]
+    if lit["source"] == "table":
+        return [lit["table"]]
+    if lit["source"] == "corpus":
+        return list(lit["corpus"])
+    return []
 
 
 def sampled_ontologies():

