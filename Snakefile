@@ -8,7 +8,12 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The default (offline demo) config applies only when no --configfile is given: a config file on
+# the command line (config/study.yaml, a test config) replaces it whole. Snakemake would otherwise
+# merge the two and add the demo's run to every study.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"
@@ -22,6 +27,6 @@ include: "workflow/rules/analysis.smk"
 
 
 rule all:
+    default_target: True
     input:
         get_final_outputs(),
-    default_target: True

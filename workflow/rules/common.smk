@@ -8,18 +8,23 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from factsurv.config import ConfigError, validate_config  # noqa: E402
 
 try:
-    validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+    validate_config(
+        config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
+    )
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 
 ONTOLOGIES = sorted(config["ontologies"])
 RUNS = sorted(config["runs"])
 MODELS = sorted(config["models"])
-DEMO_MODELS = sorted(m for m, spec in config["models"].items() if spec["source"] == "demo")
+DEMO_MODELS = sorted(
+    m for m, spec in config["models"].items() if spec["source"] == "demo"
+)
 
 
 def _alternatives(names):
     return "|".join(re.escape(n) for n in names) if names else "(?!x)x"
+
 
 wildcard_constraints:
     onto=_alternatives(ONTOLOGIES),
@@ -61,10 +66,14 @@ def sample_facts_input(wildcards):
     inputs = {}
     for onto in sampled_ontologies():
         inputs[f"terms_{onto}"] = f"results/terms/{onto}.tsv"
-        inputs[f"obo_provenance_{onto}"] = f"resources/ontologies/{onto}.obo.provenance.json"
+        inputs[f"obo_provenance_{onto}"] = (
+            f"resources/ontologies/{onto}.obo.provenance.json"
+        )
         if has_annotations(onto):
             inputs[f"counts_{onto}"] = f"results/annotations/{onto}.tsv"
-            inputs[f"annotations_provenance_{onto}"] = annotation_path(onto) + ".provenance.json"
+            inputs[f"annotations_provenance_{onto}"] = (
+                annotation_path(onto) + ".provenance.json"
+            )
     return inputs
 
 

