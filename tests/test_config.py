@@ -1,0 +1,71 @@
+"""Configuration: defaults from the schema, and bad values stopped before any job, naming the key."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import run_snakemake, write_config
+from factsurv.config import ConfigError, validate_config
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
+DEFAULT = yaml.safe_load((REPO / "config/config.yaml").read_text())
+
+
+def validated(cfg):
+    return validate_config(copy.deepcopy(cfg), SCHEMA)
+
+
+def test_default_config_is_valid_and_gets_defaults():
+    cfg = validated(DEFAULT)
+    assert cfg["sample"]["duplicate_labels"] == "drop"
+    assert cfg["runs"]["demo"]["training"]["lora"]["r"] == 16  # from the schema
+    assert cfg["ontologies"]["hpo"]["propagate"] == ["is_a", "part_of"]
+    assert cfg["prompt"]["user"].startswith("What is the {ontology_name} identifier")
+
+
+def test_study_design_counts_are_the_default():
+    counts = validated(DEFAULT)["sample"]["counts"]
+    assert counts == {"hpo": {"train": 800, "heldout": 0}, "go": {"train": 400, "heldout": 400}}
+    assert DEFAULT["ontologies"]["go"]["namespace"] == "cellular_component"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda c: c["sample"].update(seed="seven"), r"sample\.seed: 'seven' is not of type 'integer'"),
+        (lambda c: c["sample"].update(sedd=1), r"sample: Additional properties are not allowed \('sedd' was unexpected\)"),
+        (lambda c: c["runs"]["demo"].setdefault("training", {}).update(lr=-1), r"runs\.demo\.training\.lr: -1 is less than or equal to the minimum of 0"),
+        (lambda c: c["sample"]["counts"]["hpo"].update(train=-5), r"sample\.counts\.hpo\.train: -5 is less than the minimum of 0"),
+        (lambda c: c["runs"]["demo"].update(model="llama"), r"runs\.demo\.model: 'llama' is not a key of `models`"),
+        (lambda c: c["sample"]["counts"].update(mondo={"train": 3}), r"sample\.counts\.mondo: not a key of `ontologies`"),
+        (lambda c: c["ontologies"]["go"]["obo"].update(source="ftp"), r"ontologies\.go\.obo\.source: 'ftp' is not one of"),
+        (lambda c: c["models"].update(local={"source": "path", "name_or_path": "/no/such/model"}), r"models\.local\.name_or_path: model folder not found: /no/such/model"),
+    ],
+)
+def test_bad_values_name_the_key(mutate, message):
+    cfg = copy.deepcopy(DEFAULT)
+    mutate(cfg)
+    with pytest.raises(ConfigError, match=message):
+        validated(cfg)
+
+
+def test_snakemake_stops_before_any_job(workdir):
+    cfg = write_config(workdir, "tests/configs/tiny.yaml", sample__counts__hpo__train="many")
+    proc = run_snakemake(workdir, "-n", "--configfile", str(cfg), check=False)
+    assert proc.returncode != 0
+    assert "config error at sample.counts.hpo.train: 'many' is not of type 'integer'" in proc.stdout + proc.stderr
+    assert not (workdir / "results").exists()
+
+
+def test_a_configfile_replaces_the_default_config(workdir):
+    """--configfile must not be merged with config/config.yaml (that would add the demo run)."""
+    proc = run_snakemake(workdir, "-n", "--configfile", "tests/configs/tiny.yaml", "--quiet", "rules")
+    out = proc.stdout + proc.stderr
+    assert "results/demo/" not in out
+    jobs_lines = out.split("Job stats:", 1)[1]
+    assert "sample_facts" in jobs_lines
