@@ -69,3 +69,12 @@ def test_a_configfile_replaces_the_default_config(workdir):
     assert "results/demo/" not in out
     jobs_lines = out.split("Job stats:", 1)[1]
     assert "sample_facts" in jobs_lines
+
+
+def test_defaults_written_in_definitions_are_filled():
+    cfg = copy.deepcopy(DEFAULT)
+    cfg["models"]["demo"].pop("demo", None)
+    cfg["runs"]["demo"].pop("resources", None)
+    out = validated(cfg)
+    assert out["models"]["demo"]["demo"]["seed"] == 0  # demo_model definition's defaults
+    assert out["runs"]["demo"]["resources"]["gpu"] == 0

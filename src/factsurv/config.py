@@ -42,7 +42,35 @@ def _key(path: Iterable[Any]) -> str:
 
 def load_schema(path: str | Path) -> dict[str, Any]:
     with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return inline_refs(yaml.safe_load(fh))
+
+
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """Replace local ``$ref: "#/definitions/x"`` by the definition itself.
+
+    The default-filling validator sees ``default`` only on the subschema in place, so a default
+    written in a definition must be inlined to take effect. (The schema has no recursive refs.)
+    """
+    definitions = schema.get("definitions", {})
+
+    def walk(node: Any, depth: int = 0) -> Any:
+        if depth > 50:
+            raise ValueError("schema references nest too deeply (a recursive $ref?)")
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/definitions/"):
+                target = copy.deepcopy(definitions[ref.split("/")[-1]])
+                rest = {k: v for k, v in node.items() if k != "$ref"}
+                target.update(rest)
+                return walk(target, depth + 1)
+            return {k: walk(v, depth + 1) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, depth + 1) for v in node]
+        return node
+
+    out = {k: walk(v) for k, v in schema.items() if k != "definitions"}
+    out["definitions"] = definitions
+    return out
 
 
 def _describe(err: jsonschema.ValidationError) -> str:
@@ -62,8 +90,7 @@ def validate_config(config: dict[str, Any], schema: dict[str, Any] | str | Path)
     Besides the schema, checks that cross-references hold: every run names a defined model, every
     ontology in ``sample.counts`` is defined, and at least one fact is requested.
     """
-    if not isinstance(schema, dict):
-        schema = load_schema(schema)
+    schema = load_schema(schema) if not isinstance(schema, dict) else inline_refs(schema)
     validator = _DefaultFillingValidator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     messages = [_describe(e) for e in errors]
