@@ -1,0 +1,117 @@
+"""config/study.yaml: the paper's design, complete (it replaces config/config.yaml), valid, and
+planned by a dry-run that needs neither the network nor the model weights."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import run_snakemake
+from factsurv.config import validate_config
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
+STUDY = yaml.safe_load((REPO / "config/study.yaml").read_text())
+RUN = "llama_lora"
+
+
+@pytest.fixture(scope="module")
+def study() -> dict:
+    return validate_config(copy.deepcopy(STUDY), SCHEMA)
+
+
+def test_study_config_is_complete_and_valid(study):
+    assert set(STUDY) >= {"ontologies", "sample", "literature", "prompt", "models", "runs"}
+    assert list(study["runs"]) == [RUN]
+
+
+def test_study_model_is_llama_in_bf16(study):
+    model = study["models"][study["runs"][RUN]["model"]]
+    assert model["source"] == "hf"
+    assert model["name_or_path"] == "meta-llama/Llama-3.1-8B-Instruct"
+    assert model["dtype"] == "bfloat16"
+    assert model["attn_implementation"] == "sdpa"
+    assert study["prompt"]["chat_template"] == "auto"
+
+
+def test_study_training_is_spec_section_1(study):
+    run = study["runs"][RUN]
+    tr = run["training"]
+    assert run["epochs"] == 20 and tr["schedule_epochs"] == 20
+    assert tr["method"] in ("lora", "qlora")
+    assert tr["lr"] == pytest.approx(2e-4)
+    assert tr["warmup_ratio"] == pytest.approx(0.03)
+    assert tr["batch_size"] * tr["grad_accum"] == 16
+    assert tr["lora"] == {"r": 16, "alpha": 32, "dropout": 0.05,
+                          "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj",
+                                             "gate_proj", "up_proj", "down_proj"]}
+    assert isinstance(run["seed"], int)
+    assert run["probe"]["k"] == 100 and run["probe"]["temperature"] == 1.0
+
+
+def test_study_resources_ask_for_a_gpu(study):
+    res = study["runs"][RUN]["resources"]
+    assert res["gpu"] == 1
+    assert res["mem_mb"] >= 32000  # 16 GB of bf16 weights pass through host memory
+    assert res["runtime"] >= 60
+
+
+def test_study_data_are_the_online_releases_and_the_paper_counts(study):
+    onto = study["ontologies"]
+    assert onto["hpo"]["obo"] == {"source": "url", "url": "http://purl.obolibrary.org/obo/hp.obo"}
+    assert onto["go"]["obo"]["url"] == "http://purl.obolibrary.org/obo/go/go-basic.obo"
+    assert onto["hpo"]["annotations"]["url"] == "http://purl.obolibrary.org/obo/hp/hpoa/phenotype.hpoa"
+    assert onto["go"]["annotations"]["url"] == "http://current.geneontology.org/annotations/goa_human.gaf.gz"
+    assert onto["go"]["namespace"] == "cellular_component"
+    assert study["sample"]["counts"] == {"hpo": {"train": 800, "heldout": 0},
+                                         "go": {"train": 400, "heldout": 400}}
+    default = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    assert study["sample"]["counts"] == default["sample"]["counts"]
+    assert study["literature"]["source"] == "none"
+
+
+def _job_counts(out: str) -> dict[str, int]:
+    table = out.split("Job stats:", 1)[1]
+    counts = {}
+    for line in table.splitlines()[3:]:
+        parts = line.split()
+        if not parts or parts[0] == "total":
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Any attempt to reach the network fails (a dead proxy; the hub and transformers offline)."""
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+def test_study_dry_run_plans_the_whole_study_offline(workdir, offline):
+    proc = run_snakemake(workdir, "-n", "--configfile", "config/study.yaml", "--quiet", "rules")
+    out = proc.stdout + proc.stderr
+    jobs = _job_counts(out)
+    assert jobs["get_ontology"] == 2 and jobs["get_annotations"] == 2
+    assert jobs["probe_baseline"] == 1
+    assert jobs["train_epoch"] == 20
+    assert jobs["eval_epoch"] == 21
+    # nothing of the offline demo: no demo model is built, no demo run
+    assert "build_demo_model" not in jobs and "pretrain_demo_model" not in jobs
+    assert "results/demo/" not in out
+    assert not (workdir / "results").exists()
+
+
+def test_study_dry_run_on_slurm_gives_gpu_jobs(workdir, offline):
+    proc = run_snakemake(workdir, "-n", "--profile", "profiles/slurm", "--configfile", "config/study.yaml")
+    out = proc.stdout + proc.stderr
+    for rule in ("probe_baseline", "train_epoch", "eval_epoch"):
+        block = out.split(f"rule {rule}:", 1)[1].split("\n\n", 1)[0]
+        res = re.search(r"resources: (.*)", block).group(1)
+        assert "gpu=1" in res, (rule, res)
+        assert "mem_mb=48000" in res and "runtime=120" in res, (rule, res)
