@@ -1,0 +1,191 @@
+"""The demo model's synthetic pretraining corpus (SPEC §5).
+
+Every fact is stated a skewed number of times: more for terms with more curated annotations, none at
+all for most. The mention count of a fact is
+
+    mentions = clip(floor(scale * log1p(annotation_count) - offset), 0, max_mentions)
+
+optionally with the band ``[flatten_low, flatten_high]`` spread out evenly (``flatten``): facts whose
+count falls into that band get a count drawn uniformly from it instead, so that more facts sit in the
+narrow window of exposure where a small model learns a fact only partly (it is then *latent*: wrong
+under greedy decoding, right in some samples).
+
+A share ``question_share`` of the mentions is the exact question the probe and fine-tuning ask
+(rendered by :mod:`factsurv.prompts` in its plain format, followed by the identifier); the rest are
+statements from :data:`STATEMENT_TEMPLATES`. Distractor terms (not among the facts) are mentioned too,
+so that the model cannot learn that every identifier it meets is a fact.
+
+The corpus is plain text: one *document* per mention, documents separated by a blank line
+(:data:`DOC_SEPARATOR`). Identifiers appear exactly as in the ontology (``HP:0001250``), so counting
+them in ``corpus.txt`` gives back the mention counts (``identifier_frequency``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from factsurv import prompts
+
+DOC_SEPARATOR = "\n\n"
+
+#: Statement templates (fields: label, term_id, ontology_name). None contains a blank line.
+STATEMENT_TEMPLATES: tuple[str, ...] = (
+    "{label} ({term_id})",
+    "The {ontology_name} term {term_id} is {label}.",
+    '"{label}" has the identifier {term_id} in the {ontology_name}.',
+    "{term_id}: {label}",
+    "In the {ontology_name}, {label} is {term_id}.",
+)
+
+
+@dataclass(frozen=True)
+class CorpusSettings:
+    """Settings of the synthetic corpus (config ``models.<name>.demo.corpus``)."""
+
+    scale: float = 8.0
+    offset: float = 8.0
+    max_mentions: int = 60
+    flatten: bool = False
+    flatten_low: int = 4
+    flatten_high: int = 12
+    question_share: float = 0.6
+    distractors: int = 200
+    seed: int = 0
+    templates: tuple[str, ...] = field(default=STATEMENT_TEMPLATES)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, object]) -> "CorpusSettings":
+        known = {f for f in cls.__dataclass_fields__ if f != "templates"}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown corpus setting(s): {sorted(unknown)}")
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def mention_counts(
+    annotation_count: Sequence[float] | np.ndarray,
+    settings: CorpusSettings,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """Mentions per fact from its annotation count (missing counts count as 0)."""
+    a = np.nan_to_num(np.asarray(annotation_count, dtype=float), nan=0.0)
+    if (a < 0).any():
+        raise ValueError("annotation counts must be >= 0")
+    raw = np.floor(settings.scale * np.log1p(a) - settings.offset)
+    m = np.clip(raw, 0, settings.max_mentions).astype(int)
+    if settings.flatten:
+        lo, hi = settings.flatten_low, min(settings.flatten_high, settings.max_mentions)
+        if lo > hi:
+            raise ValueError(f"flatten_low {lo} > flatten_high {hi}")
+        rng = rng if rng is not None else np.random.default_rng(settings.seed)
+        band = (m >= lo) & (m <= hi)
+        m[band] = rng.integers(lo, hi + 1, size=int(band.sum()))
+    return m
+
+
+def question_text(user_template: str, plain_format: str, ontology_name: str, label: str, term_id: str) -> str:
+    """The exact question form: the plain-format prompt followed by the identifier."""
+    user = prompts.user_message(user_template, ontology_name, label)
+    return prompts.render_prompt(None, user, mode="never", plain=plain_format) + term_id
+
+
+def _documents_for(
+    term_id: str,
+    label: str,
+    ontology_name: str,
+    n: int,
+    settings: CorpusSettings,
+    user_template: str,
+    plain_format: str,
+    rng: np.random.Generator,
+) -> list[str]:
+    if n <= 0:
+        return []
+    n_questions = int(rng.binomial(n, settings.question_share))
+    docs = [question_text(user_template, plain_format, ontology_name, label, term_id)] * n_questions
+    picks = rng.integers(0, len(settings.templates), size=n - n_questions)
+    docs += [
+        settings.templates[i].format(label=label, term_id=term_id, ontology_name=ontology_name) for i in picks
+    ]
+    return docs
+
+
+def choose_distractors(
+    terms: Mapping[str, pd.DataFrame], fact_ids: set[str], n: int, rng: np.random.Generator
+) -> pd.DataFrame:
+    """``n`` live, labelled terms (ontology, term_id, label) that are not facts, spread over the ontologies."""
+    pools = []
+    for onto in sorted(terms):
+        t = terms[onto]
+        live = t[t["label"].notna() & (t["label"].astype(str).str.len() > 0)]
+        if "obsolete" in live.columns:
+            live = live[~live["obsolete"].astype(str).str.lower().isin(["true", "1"])]
+        live = live.assign(ontology=onto)
+        live = live[~(live["ontology"] + ":" + live["term_id"]).isin(fact_ids)]
+        pools.append(live[["ontology", "term_id", "label"]])
+    pool = pd.concat(pools, ignore_index=True) if pools else pd.DataFrame(columns=["ontology", "term_id", "label"])
+    if n > len(pool):
+        raise ValueError(f"asked for {n} distractor terms but only {len(pool)} non-fact terms exist")
+    idx = rng.choice(len(pool), size=n, replace=False) if n else np.array([], dtype=int)
+    return pool.iloc[np.sort(idx)].reset_index(drop=True)
+
+
+def build_corpus(
+    facts: pd.DataFrame,
+    terms: Mapping[str, pd.DataFrame],
+    ontology_names: Mapping[str, str],
+    settings: CorpusSettings,
+    user_template: str = prompts.DEFAULT_USER,
+    plain_format: str = prompts.DEFAULT_PLAIN,
+) -> tuple[list[str], pd.DataFrame]:
+    """The corpus documents (shuffled) and the table ``fact_id, mentions``.
+
+    ``facts`` needs ``fact_id, ontology, term_id, label, annotation_count``; ``terms`` maps each
+    ontology key to its terms table (``term_id, label``, optionally ``obsolete``) for distractors.
+    Distractors get mention counts drawn from the positive fact mention counts.
+    """
+    missing = [c for c in ("fact_id", "ontology", "term_id", "label", "annotation_count") if c not in facts]
+    if missing:
+        raise ValueError(f"facts table lacks column(s) {missing}")
+    unknown = sorted(set(facts["ontology"]) - set(ontology_names))
+    if unknown:
+        raise ValueError(f"no ontology name for {unknown}")
+    rng = np.random.default_rng(settings.seed)
+    mentions = mention_counts(facts["annotation_count"].to_numpy(), settings, rng)
+    docs: list[str] = []
+    for row, n in zip(facts.itertuples(index=False), mentions):
+        docs += _documents_for(
+            str(row.term_id), str(row.label), ontology_names[row.ontology], int(n),
+            settings, user_template, plain_format, rng,
+        )
+    distractors = choose_distractors(terms, set(facts["fact_id"]), settings.distractors, rng)
+    positive = mentions[mentions > 0]
+    if len(distractors):
+        pool = positive if len(positive) else np.array([1])
+        for row, n in zip(distractors.itertuples(index=False), rng.choice(pool, size=len(distractors))):
+            docs += _documents_for(
+                str(row.term_id), str(row.label), ontology_names.get(row.ontology, row.ontology), int(n),
+                settings, user_template, plain_format, rng,
+            )
+    order = rng.permutation(len(docs))
+    docs = [docs[i] for i in order]
+    table = pd.DataFrame({"fact_id": facts["fact_id"].to_numpy(), "mentions": mentions})
+    return docs, table
+
+
+def corpus_text(docs: Sequence[str]) -> str:
+    """The file contents: documents separated by blank lines, with a final newline."""
+    for d in docs:
+        if DOC_SEPARATOR in d:
+            raise ValueError(f"a document contains a blank line: {d!r}")
+    return DOC_SEPARATOR.join(docs) + "\n"
+
+
+def split_documents(text: str) -> list[str]:
+    """Inverse of :func:`corpus_text`."""
+    return [d.strip("\n") for d in text.split(DOC_SEPARATOR) if d.strip()]
+
