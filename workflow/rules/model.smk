@@ -3,6 +3,20 @@
 # `epochs` is not a param of train_epoch (the LR schedule spans training.schedule_epochs).
 
 
+def canonical(value):
+    """Dicts with sorted keys (recursively), so that params compare equal whatever the key order
+    in the config file (Snakemake compares params by their text)."""
+    if isinstance(value, dict):
+        return {k: canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    return value
+
+
+def run_setting(key):
+    return lambda wildcards: canonical(run_config(wildcards.run)[key])
+
+
 def run_model_name(run):
     return run_config(run)["model"]
 
@@ -22,19 +36,19 @@ def base_model_input(wildcards):
 def model_params(wildcards):
     """The model spec without the demo's build settings (those reach the model via its files)."""
     spec = model_config(run_model_name(wildcards.run))
-    return {k: v for k, v in spec.items() if k != "demo"}
+    return canonical({k: v for k, v in spec.items() if k != "demo"})
 
 
 def prompt_params():
-    return dict(config["prompt"])
+    return canonical(dict(config["prompt"]))
 
 
 def ontology_names():
-    return {onto: ontology(onto)["name"] for onto in ONTOLOGIES}
+    return canonical({onto: ontology(onto)["name"] for onto in ONTOLOGIES})
 
 
 def ontology_prefixes():
-    return {onto: ontology(onto)["prefix"] for onto in ONTOLOGIES}
+    return canonical({onto: ontology(onto)["prefix"] for onto in ONTOLOGIES})
 
 
 def run_resource(key):
@@ -82,9 +96,9 @@ rule probe_baseline:
     output:
         "results/{run}/probe/baseline.tsv",
     log:
-        "results/{run}/logs/probe_baseline.log",
+        "logs/{run}/probe_baseline.log",
     benchmark:
-        "results/{run}/benchmarks/probe_baseline.tsv"
+        "benchmarks/{run}/probe_baseline.tsv"
     conda:
         "../../envs/model.yaml"
     threads: run_resource("cpus")
@@ -94,7 +108,7 @@ rule probe_baseline:
         runtime=run_resource("runtime"),
     params:
         model=model_params,
-        probe=lambda wc: run_config(wc.run)["probe"],
+        probe=run_setting("probe"),
         prompt=prompt_params(),
         ontology_names=ontology_names(),
         prefixes=ontology_prefixes(),
@@ -110,9 +124,9 @@ rule train_epoch:
     output:
         directory("results/{run}/checkpoints/epoch_{epoch}"),
     log:
-        "results/{run}/logs/train_epoch_{epoch}.log",
+        "logs/{run}/train_epoch_{epoch}.log",
     benchmark:
-        "results/{run}/benchmarks/train_epoch_{epoch}.tsv"
+        "benchmarks/{run}/train_epoch_{epoch}.tsv"
     conda:
         "../../envs/model.yaml"
     threads: run_resource("cpus")
@@ -122,8 +136,8 @@ rule train_epoch:
         runtime=run_resource("runtime"),
     params:
         model=model_params,
-        training=lambda wc: run_config(wc.run)["training"],
-        seed=lambda wc: run_config(wc.run)["seed"],
+        training=run_setting("training"),
+        seed=run_setting("seed"),
         prompt=prompt_params(),
         ontology_names=ontology_names(),
         prefixes=ontology_prefixes(),
@@ -139,9 +153,9 @@ rule eval_epoch:
     output:
         "results/{run}/eval/epoch_{epoch}.tsv",
     log:
-        "results/{run}/logs/eval_epoch_{epoch}.log",
+        "logs/{run}/eval_epoch_{epoch}.log",
     benchmark:
-        "results/{run}/benchmarks/eval_epoch_{epoch}.tsv"
+        "benchmarks/{run}/eval_epoch_{epoch}.tsv"
     conda:
         "../../envs/model.yaml"
     threads: run_resource("cpus")
@@ -151,7 +165,7 @@ rule eval_epoch:
         runtime=run_resource("runtime"),
     params:
         model=model_params,
-        eval=lambda wc: run_config(wc.run)["eval"],
+        eval=run_setting("eval"),
         prompt=prompt_params(),
         ontology_names=ontology_names(),
         prefixes=ontology_prefixes(),

@@ -1,0 +1,111 @@
+"""The model stage as Snakemake runs it: probe → epochs → evals on the tiny config, and re-planning.
+
+One real run of the tiny config (module fixture), then dry-runs of changed configs:
+- a new learning rate re-plans training, the evals of epochs ≥ 1 and the analysis, nothing upstream;
+- raising `epochs` 3 → 5 plans only epochs 4–5, their evals and the analysis;
+- an eval setting re-plans only the evals and the analysis.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, make_workdir, planned_jobs, run_snakemake, write_config
+from factsurv.config import ConfigError, validate_config
+from factsurv.io import read_tsv
+
+TINY = "tests/configs/tiny.yaml"
+UPSTREAM = {"get_ontology", "get_annotations", "parse_terms", "annotation_counts", "sample_facts",
+            "literature_counts", "demo_corpus", "build_demo_model", "pretrain_demo_model", "probe_baseline"}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    wd = make_workdir(tmp_path_factory.mktemp("model_rules") / "wf")
+    run_snakemake(wd, "--configfile", TINY, timeout=1200)
+    return wd
+
+
+@pytest.mark.slow
+def test_tiny_run_writes_probe_checkpoints_and_evals(tiny_run):
+    wd = tiny_run
+    epochs = yaml.safe_load((REPO / TINY).read_text())["runs"]["tiny"]["epochs"]
+    facts = read_tsv(wd / "results/facts/facts.tsv")
+    probe = read_tsv(wd / "results/tiny/probe/baseline.tsv")
+    assert list(probe.columns) == ["fact_id", "greedy_prediction", "greedy_correct", "n_samples",
+                                   "n_correct_samples", "p_correct", "latent", "samples"]
+    assert sorted(probe["fact_id"]) == sorted(facts["fact_id"])
+    for e in range(epochs + 1):
+        ev = read_tsv(wd / f"results/tiny/eval/epoch_{e}.tsv")
+        assert list(ev.columns) == ["fact_id", "epoch", "prediction", "correct"]
+        assert sorted(ev["fact_id"]) == sorted(facts["fact_id"]) and (ev["epoch"] == e).all()
+    for e in range(1, epochs + 1):
+        ck = wd / f"results/tiny/checkpoints/epoch_{e}"
+        meta = json.loads((ck / "checkpoint.json").read_text())
+        assert meta["epoch"] == e and meta["method"] == "full"
+        assert (ck / "model.safetensors").exists() and (ck / "trainer_state.pt").exists()
+    assert not list((wd / "results/tiny/checkpoints").glob(".*tmp"))  # no temp dirs left
+    assert "epoch 2" in (wd / "logs/tiny/train_epoch_2.log").read_text()
+    assert planned_jobs(wd, "--configfile", TINY) == {}
+
+
+@pytest.mark.slow
+def test_new_learning_rate_replans_training_evals_and_downstream_only(tiny_run):
+    wd = tiny_run
+    cfg = write_config(wd, wd / TINY, name="lr.yaml", runs__tiny__training__lr=0.002)
+    jobs = planned_jobs(wd, "--configfile", str(cfg))
+    assert jobs["train_epoch"] == 3 and jobs["eval_epoch"] == 3  # epoch 0 is the untouched model
+    assert jobs["trajectories"] == 1
+    assert not UPSTREAM & set(jobs)
+
+
+@pytest.mark.slow
+def test_more_epochs_plan_only_the_new_epochs(tiny_run):
+    wd = tiny_run
+    cfg = write_config(wd, wd / TINY, name="epochs.yaml", runs__tiny__epochs=5)
+    jobs = planned_jobs(wd, "--configfile", str(cfg))
+    assert jobs["train_epoch"] == 2 and jobs["eval_epoch"] == 2
+    assert jobs["trajectories"] == 1
+    assert not UPSTREAM & set(jobs)
+    proc = run_snakemake(wd, "-n", "--configfile", str(cfg))
+    assert "checkpoints/epoch_4" in proc.stdout and "checkpoints/epoch_3\n" not in proc.stdout.split("output:")[-1]
+
+
+@pytest.mark.slow
+def test_eval_setting_replans_only_evals(tiny_run):
+    wd = tiny_run
+    cfg = write_config(wd, wd / TINY, name="eval.yaml", runs__tiny__eval={"batch_size": 5})
+    jobs = planned_jobs(wd, "--configfile", str(cfg))
+    assert jobs["eval_epoch"] == 4 and "train_epoch" not in jobs
+    assert not UPSTREAM & set(jobs)
+
+
+def _tiny_config():
+    cfg = yaml.safe_load((REPO / TINY).read_text())
+    for onto in cfg["ontologies"].values():
+        for part in ("obo", "annotations"):
+            if part in onto and onto[part]["source"] == "path":
+                onto[part]["path"] = str(REPO / onto[part]["path"])
+    return cfg
+
+
+def test_model_folder_that_does_not_exist_fails_at_validation(tmp_path):
+    cfg = _tiny_config()
+    cfg["models"]["local"] = {"source": "path", "name_or_path": str(tmp_path / "missing")}
+    cfg["runs"]["tiny"]["model"] = "local"
+    with pytest.raises(ConfigError, match="models.local.name_or_path: model folder not found"):
+        validate_config(cfg, REPO / "workflow/schemas/config.schema.yaml")
+
+
+def test_hf_model_needs_no_file_input(tmp_path):
+    """source: hf → the id goes through params; the dry-run plans the model jobs with no folder input."""
+    wd = make_workdir(tmp_path / "wf")
+    cfg = write_config(wd, TINY, name="hf.yaml",
+                       models={"hub": {"source": "hf", "name_or_path": "org/some-model", "local_files_only": False}},
+                       runs__tiny__model="hub")
+    proc = run_snakemake(wd, "-n", "results/tiny/eval/epoch_1.tsv", "--configfile", str(cfg))
+    assert "rule train_epoch" in proc.stdout and "results/models/" not in proc.stdout
