@@ -1,0 +1,94 @@
+"""How long `snakemake -n --profile slurm` takes to plan a large study (target: <= 5 s).
+
+The plan: tests/configs/scale.yaml, 5 runs (2 models x seeds x training methods) x 20 epochs,
+~270 jobs, in an empty working directory (nothing exists yet: every job is planned). The whole
+command is timed, Python start-up and parsing included, as a user waits for it.
+
+    .venv/bin/python bench/bench_dryrun.py [--repeat 3] [--out bench/results/dryrun.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+CONFIG = REPO / "tests/configs/scale.yaml"
+TARGET_S = 5.0
+
+
+def job_counts(out: str) -> dict[str, int]:
+    """rule -> jobs, from the 'Job stats' table of a dry-run."""
+    table = out.split("Job stats:", 1)[1]
+    counts = {}
+    for line in table.splitlines()[3:]:
+        parts = line.split()
+        if not parts or parts[0] == "total":
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def dry_run(workdir: Path) -> tuple[float, str]:
+    cmd = [
+        str(SNAKEMAKE), "-n", "--quiet", "rules", "--profile", str(REPO / "profiles/slurm"),
+        "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+        "--configfile", str(CONFIG),
+    ]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    wall = time.perf_counter() - t0
+    out = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        sys.exit(f"dry-run failed ({proc.returncode}):\n{out[-4000:]}")
+    return wall, out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=REPO / "bench/results/dryrun.json")
+    args = ap.parse_args()
+
+    load_before = os.getloadavg()[0]
+    walls, out = [], ""
+    with tempfile.TemporaryDirectory(prefix="factsurv-dryrun-") as tmp:
+        for _ in range(args.repeat):
+            wall, out = dry_run(Path(tmp))
+            walls.append(round(wall, 3))
+            print(f"dry-run: {wall:.2f} s", file=sys.stderr)
+    counts = job_counts(out)
+    version = subprocess.run([str(SNAKEMAKE), "--version"], capture_output=True, text=True).stdout.strip()
+    result = {
+        "what": "snakemake -n --quiet rules --profile profiles/slurm, tests/configs/scale.yaml, empty working directory",
+        "config": str(CONFIG.relative_to(REPO)),
+        "jobs": sum(n for rule, n in counts.items() if rule != "all"),
+        "jobs_by_rule": counts,
+        "target_s": TARGET_S,
+        "wall_s": walls,
+        "median_s": statistics.median(walls),
+        "best_s": min(walls),
+        "meets_target": statistics.median(walls) <= TARGET_S,
+        "snakemake": version,
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "loadavg_1min_before": round(load_before, 2),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
