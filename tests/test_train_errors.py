@@ -86,3 +86,18 @@ def test_missing_model_folder_is_a_clear_error(tmp_path):
 def test_unknown_method_is_refused():
     with pytest.raises(InputError, match="method"):
         TrainSettings.from_params({"method": "dora"}, seed=1)
+
+
+def test_hf_cache_check_is_pure_path_logic(tmp_path):
+    from factsurv.modeling.loading import hf_cache_has
+
+    snap = tmp_path / "models--org--m" / "snapshots" / "abc123"
+    snap.mkdir(parents=True)
+    assert not hf_cache_has("org/m", cache=tmp_path)
+    (snap / "config.json").write_text("{}")
+    (tmp_path / "models--org--m" / "refs").mkdir()
+    (tmp_path / "models--org--m" / "refs" / "main").write_text("abc123\n")
+    assert hf_cache_has("org/m", cache=tmp_path)
+    assert hf_cache_has("org/m", revision="abc123", cache=tmp_path)
+    assert not hf_cache_has("org/m", revision="v2", cache=tmp_path)
+    assert not hf_cache_has("org/other", cache=tmp_path)

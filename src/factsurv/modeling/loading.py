@@ -175,10 +175,25 @@ def describe(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def hf_cache_has(name_or_path: str, revision: str | None = None) -> bool:
-    """Whether a Hugging Face id is in the local cache (for ``local_files_only`` checks at start)."""
-    spec = {"name_or_path": name_or_path, "revision": revision}
-    return model_folder(spec) is not None
+def hf_cache_dir() -> Path:
+    """The Hugging Face hub cache folder ($HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"])
+    home = os.environ.get("HF_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "huggingface")
+    return Path(home) / "hub"
+
+
+def hf_cache_has(name_or_path: str, revision: str | None = None, cache: str | os.PathLike[str] | None = None) -> bool:
+    """Whether a Hugging Face model id is in the local cache with a config.json (for the
+    ``local_files_only`` check at workflow start). Pure path logic: no torch/transformers import.
+    ``revision`` may be a branch/tag (looked up in refs/) or a commit hash; None means ``main``."""
+    root = Path(cache) if cache else hf_cache_dir()
+    repo = root / ("models--" + name_or_path.replace("/", "--"))
+    rev = revision or "main"
+    ref = repo / "refs" / rev
+    commit = ref.read_text().strip() if ref.is_file() else rev
+    return (repo / "snapshots" / commit / "config.json").exists()
 
 
 def dumps(obj: Any) -> str:
