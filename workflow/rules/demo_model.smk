@@ -44,8 +44,8 @@ rule demo_corpus:
         corpus=lambda wc: demo_settings(wc.model)["corpus"],
         ontologies=demo_corpus_ontologies(),
         ontology_names={o: ontology(o)["name"] for o in ONTOLOGIES},
-        prompt_user=config["prompt"]["user"],
-        prompt_plain=config["prompt"]["plain"],
+        prompt_user=lambda wc: config["prompt"]["user"],
+        prompt_plain=lambda wc: config["prompt"]["plain"],
     script:
         "../scripts/demo_corpus.py"
 
@@ -89,7 +89,7 @@ rule pretrain_demo_model:
         runtime=60,
     params:
         pretrain=lambda wc: demo_settings(wc.model)["pretrain"],
-        prompt_plain=config["prompt"]["plain"],
+        prompt_plain=lambda wc: config["prompt"]["plain"],
         seed=lambda wc: demo_settings(wc.model)["seed"],
     script:
         "../scripts/pretrain_demo_model.py"
