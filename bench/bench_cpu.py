@@ -141,12 +141,14 @@ def snakemake_job_overhead(n_jobs: int = 3) -> float:
 
 def prepare(ns: argparse.Namespace, work: Path) -> str:
     demo = ROOT / "results/models/demo/pretrained"
-    facts = ROOT / "results/facts/facts.tsv"
+    facts = Path(ns.facts_table) if ns.facts_table else ROOT / "results/facts/facts.tsv"
     from factsurv.io import write_tsv
     from factsurv.modeling.facts import read_facts
     from factsurv.modeling.tiny import build_tiny_model, synthetic_facts
 
-    if demo.is_dir() and not ns.random_model:
+    if ns.model_dir:
+        ns.model, what = Path(ns.model_dir), str(ns.model_dir)
+    elif demo.is_dir() and not ns.random_model:
         ns.model, what = demo, "demo (results/models/demo/pretrained)"
     else:
         ns.model = build_tiny_model(work / "model", hidden_size=256, intermediate_size=688, num_layers=4,
@@ -175,6 +177,8 @@ def main() -> None:
     ap.add_argument("--probe-facts", type=int, default=100)
     ap.add_argument("--train-facts", type=int, default=0, help="cap facts per split (0: all)")
     ap.add_argument("--random-model", action="store_true")
+    ap.add_argument("--model-dir", help="a model folder to use instead of the demo model")
+    ap.add_argument("--facts-table", help="a facts.tsv to use instead of results/facts/facts.tsv")
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--out", default=str(ROOT / "bench/results"))
