@@ -20,6 +20,16 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+
+
+# Wildcards match configured names only (helpers in common.smk).
+wildcard_constraints:
+    onto=_alternatives(ONTOLOGIES),
+    run=_alternatives(RUNS),
+    model=_alternatives(MODELS),
+    epoch=r"\d+",
+
+
 include: "workflow/rules/data.smk"
 include: "workflow/rules/demo_model.smk"
 include: "workflow/rules/model.smk"

@@ -1,4 +1,4 @@
-# Helpers shared by all rule files: configuration validation, names, input functions.
+# Helpers shared by all the .smk files: configuration validation, names, input functions.
 import re
 import sys
 from pathlib import Path
@@ -24,13 +24,6 @@ DEMO_MODELS = sorted(
 
 def _alternatives(names):
     return "|".join(re.escape(n) for n in names) if names else "(?!x)x"
-
-
-wildcard_constraints:
-    onto=_alternatives(ONTOLOGIES),
-    run=_alternatives(RUNS),
-    model=_alternatives(MODELS),
-    epoch=r"\d+",
 
 
 def ontology(onto):
