@@ -1,6 +1,13 @@
 # The data layer: ontology files → term tables → annotation counts → sampled facts → literature counts.
 
 
+# Downloads run where Snakemake runs (the login node on a cluster): compute nodes often have no
+# internet, and these jobs are light.
+localrules:
+    get_ontology,
+    get_annotations,
+
+
 rule get_ontology:
     output:
         obo="resources/ontologies/{onto}.obo",
