@@ -183,6 +183,51 @@ def evaluate(model, tok, facts: pd.DataFrame, mentions: np.ndarray, *, k: int, t
     }
 
 
+def finetune_check(model, tok, facts: pd.DataFrame, *, epochs: int, lr: float, batch: int, seed: int) -> list[dict]:
+    """Full fine-tuning on the train facts (loss on answer + eos only, linear decay, 3 % warm-up, AdamW)
+    with greedy recall of train and heldout facts after every epoch: is the demo model fine-tunable?"""
+    import torch
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    texts = prompts_for(facts, prompts.DEFAULT_USER, prompts.DEFAULT_PLAIN)
+    train = np.flatnonzero(facts["split"].eq("train").to_numpy())
+    examples = []
+    for i in train:
+        p = tok(texts[i])["input_ids"]
+        a = tok(facts["term_id"].iloc[i], add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+        examples.append((p + a, [-100] * len(p) + a))
+    steps = epochs * int(np.ceil(len(examples) / batch))
+    warm = max(1, int(0.03 * steps))
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
+    out = []
+    gold = facts["term_id"].tolist()
+    for e in range(1, epochs + 1):
+        model.train()
+        t0 = time.perf_counter()
+        order = rng.permutation(len(examples))
+        for b in range(0, len(order), batch):
+            chunk = [examples[j] for j in order[b : b + batch]]
+            n = max(len(x) for x, _ in chunk)
+            ids = torch.tensor([[tok.pad_token_id] * (n - len(x)) + x for x, _ in chunk])
+            lab = torch.tensor([[-100] * (n - len(y)) + y for _, y in chunk])
+            att = (torch.arange(n)[None, :] >= torch.tensor([n - len(x) for x, _ in chunk])[:, None]).long()
+            loss = model(input_ids=ids, attention_mask=att, labels=lab).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step(); sched.step(); opt.zero_grad()
+        train_s = time.perf_counter() - t0
+        model.eval()
+        g = generate(model, tok, texts, sample=False, k=1, temperature=1.0, batch=128)
+        correct = np.array([prompts.is_correct(a[0], gold[i]) for i, a in enumerate(g)])
+        rec = {"epoch": e, "train_s": round(train_s, 1), "train_recall": round(float(correct[train].mean()), 4),
+               "heldout_recall": round(float(correct[facts["split"].eq("heldout").to_numpy()].mean()), 4)}
+        print(json.dumps({"finetune": rec}), flush=True)
+        out.append(rec)
+    return out
+
+
 def _parse_value(v: str):
     return yaml.safe_load(v)
 
@@ -198,6 +243,11 @@ def main() -> None:
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--tag", default="")
+    ap.add_argument("--save", type=Path, help="save the pretrained model + tokenizer here")
+    ap.add_argument("--load", type=Path, help="skip pretraining: load this saved model (for --finetune-epochs)")
+    ap.add_argument("--finetune-epochs", type=int, default=0)
+    ap.add_argument("--finetune-lr", type=float, default=3e-4)
+    ap.add_argument("--finetune-batch", type=int, default=16)
     args = ap.parse_args()
 
     import torch
@@ -232,16 +282,38 @@ def main() -> None:
     records = []
     train_s = {"t": 0.0}
 
+    cpu = {"start": time.process_time(), "eval": 0.0}
+
     def on_pass_end(p: int, m) -> None:
         if p in eval_passes:
+            c0 = time.process_time()
+            train_cpu = c0 - cpu["start"] - cpu["eval"]
             res = evaluate(m, tok, facts, mentions, k=args.k, temperature=args.temperature, seed=0)
-            rec = {"tag": args.tag, "pass": p, "settings": args.set, "params": n_params, **res}
+            cpu["eval"] += time.process_time() - c0
+            rec = {"tag": args.tag, "pass": p, "settings": args.set, "params": n_params, "train_cpu_s": round(train_cpu, 1),
+                   "load1": round(__import__("os").getloadavg()[0], 2), **res}
             records.append(rec)
             print(json.dumps(rec), flush=True)
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
+    if args.load:
+        mentions = table["mentions"].to_numpy()
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(args.load)
+        model = AutoModelForCausalLM.from_pretrained(args.load)
+        model.eval()
+        if args.k > 0:
+            res = evaluate(model, tok, facts, mentions, k=args.k, temperature=args.temperature, seed=0)
+            rec = {"tag": args.tag, "loaded": str(args.load), "settings": args.set, **res}
+            print(json.dumps(rec), flush=True)
+            with open(ROOT / "bench/results/demo_pretrain_sweep.jsonl", "a") as fh:
+                fh.write(json.dumps(rec) + "\n")
+        if args.finetune_epochs:
+            finetune_check(model, tok, facts, epochs=args.finetune_epochs, lr=args.finetune_lr, batch=args.finetune_batch, seed=0)
+        return
     log(f"corpus: {len(docs)} docs; mentioned facts {(mentions > 0).sum()}/{len(mentions)}; "
         f"mentions sum {mentions.sum()}; vocab {len(tok)}; params {n_params}; setup {setup_s:.1f} s")
     metrics = pretrain(model, tok, docs, ps, int(top["seed"]), progress=False, marker=answer_marker(prompts.DEFAULT_PLAIN), on_pass_end=on_pass_end, log=log)
@@ -256,8 +328,13 @@ def main() -> None:
     with open(out, "a") as fh:
         for rec in records:
             fh.write(json.dumps(rec) + "\n")
-    summary = [(r["pass"], r["train_s"], r["known"], r["latent"]) for r in records]
-    log(f"summary (pass, train_s, known, latent): {summary}")
+    summary = [(r["pass"], r["train_s"], r["train_cpu_s"], r["known"], r["latent"]) for r in records]
+    log(f"summary (pass, train_s, train_cpu_s, known, latent): {summary}")
+    if args.save:
+        model.save_pretrained(args.save)
+        tok.save_pretrained(args.save)
+    if args.finetune_epochs:
+        finetune_check(model, tok, facts, epochs=args.finetune_epochs, lr=args.finetune_lr, batch=args.finetune_batch, seed=0)
 
 
 if __name__ == "__main__":
