@@ -34,7 +34,8 @@ sys.path.insert(0, str(ROOT / "src"))
 from factsurv import prompts  # noqa: E402
 from factsurv.modeling.demo import ArchitectureSettings, build_model, train_tokenizer, wrap_tokenizer  # noqa: E402
 from factsurv.modeling.demo_corpus import CorpusSettings, build_corpus  # noqa: E402
-from factsurv.modeling.demo_pretrain import PretrainSettings, answer_marker, pretrain  # noqa: E402
+from factsurv.modeling.demo_pretrain import PretrainSettings, pretrain  # noqa: E402
+from factsurv.modeling.facts import PromptSettings, encode_prompt, encode_target, split_trailing_space  # noqa: E402
 
 NAMES = {"hpo": "Human Phenotype Ontology", "go": "Gene Ontology"}
 
@@ -121,11 +122,15 @@ def prompts_for(facts: pd.DataFrame, user: str, plain: str) -> list[str]:
 
 
 def generate(model, tok, texts: list[str], *, sample: bool, k: int, temperature: float, batch: int, max_new: int = 12):
+    """Answers to plain-format prompts, encoded as the workflow encodes them (trailing space moved to
+    the answer: factsurv.modeling.facts.encode_prompt)."""
     import torch
 
+    settings = PromptSettings(ontology_names=NAMES)
     outs: list[list[str]] = []
     for i in range(0, len(texts), batch):
-        enc = tok(texts[i : i + batch], return_tensors="pt", padding=True)
+        ids = [encode_prompt(tok, t, settings) for t in texts[i : i + batch]]
+        enc = tok.pad({"input_ids": ids}, return_tensors="pt", padding=True)
         with torch.no_grad():
             gen = model.generate(
                 **enc, max_new_tokens=max_new, do_sample=sample, temperature=temperature if sample else None,
@@ -193,9 +198,11 @@ def finetune_check(model, tok, facts: pd.DataFrame, *, epochs: int, lr: float, b
     texts = prompts_for(facts, prompts.DEFAULT_USER, prompts.DEFAULT_PLAIN)
     train = np.flatnonzero(facts["split"].eq("train").to_numpy())
     examples = []
+    settings = PromptSettings(ontology_names=NAMES)
     for i in train:
-        p = tok(texts[i])["input_ids"]
-        a = tok(facts["term_id"].iloc[i], add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+        _, lead = split_trailing_space(tok, texts[i], settings)
+        p = encode_prompt(tok, texts[i], settings)
+        a = encode_target(tok, facts["term_id"].iloc[i], lead)
         examples.append((p + a, [-100] * len(p) + a))
     steps = epochs * int(np.ceil(len(examples) / batch))
     warm = max(1, int(0.03 * steps))
@@ -316,7 +323,7 @@ def main() -> None:
         return
     log(f"corpus: {len(docs)} docs; mentioned facts {(mentions > 0).sum()}/{len(mentions)}; "
         f"mentions sum {mentions.sum()}; vocab {len(tok)}; params {n_params}; setup {setup_s:.1f} s")
-    metrics = pretrain(model, tok, docs, ps, int(top["seed"]), progress=False, marker=answer_marker(prompts.DEFAULT_PLAIN), on_pass_end=on_pass_end, log=log)
+    metrics = pretrain(model, tok, docs, ps, int(top["seed"]), progress=False, on_pass_end=on_pass_end, log=log)
     for rec in records:
         p = rec["pass"]
         rec["train_s"] = next(h["train_s"] for h in metrics["passes"] if h["pass"] == p)

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from factsurv import prompts
+from factsurv.modeling.facts import PromptSettings, encode_prompt, encode_target, split_trailing_space
 from factsurv.modeling.demo import ArchitectureSettings, build_base, build_model, train_tokenizer, wrap_tokenizer
 from factsurv.modeling.demo_corpus import (
     CorpusSettings,
@@ -21,7 +22,6 @@ from factsurv.modeling.demo_corpus import (
 )
 from factsurv.modeling.demo_pretrain import (
     PretrainSettings,
-    answer_marker,
     encode_documents,
     lr_factor,
     pack_blocks,
@@ -226,19 +226,16 @@ def test_pretrain_lowers_the_loss_and_reports_metrics(corpus_docs):
     assert sum(p["steps"] for p in metrics["passes"]) == metrics["total_steps"]
 
 
-def test_question_documents_are_encoded_as_prompt_then_answer(corpus_docs):
+def test_question_documents_are_encoded_as_fine_tuning_and_the_probe_encode_them(corpus_docs):
+    """The corpus's question form tokenizes to the probe's prompt ids + the fine-tuning target ids."""
     tok = wrap_tokenizer(train_tokenizer(corpus_docs, 400))
-    marker = answer_marker(prompts.DEFAULT_PLAIN)
-    assert marker == "\nAnswer: "
+    settings = PromptSettings(ontology_names=NAMES)
     prompt = prompts.render_prompt(None, prompts.user_message(prompts.DEFAULT_USER, "Gene Ontology", "nucleus"), mode="never")
-    doc = prompt + "GO:0005634"
-    ids = encode_documents(tok, [doc, "nucleus (GO:0005634)"], marker)
-    expected = tok(prompt)["input_ids"] + tok("GO:0005634", add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
-    assert ids[0] == expected
-    assert ids[0] != tok(doc)["input_ids"] + [tok.eos_token_id]  # joint encoding glues the space to GO
-    assert ids[1] == tok("nucleus (GO:0005634)")["input_ids"] + [tok.eos_token_id]
-    with pytest.raises(ValueError):
-        answer_marker("no field")
+    doc = question_text(prompts.DEFAULT_USER, prompts.DEFAULT_PLAIN, "Gene Ontology", "nucleus", "GO:0005634")
+    _, lead = split_trailing_space(tok, prompt, settings)
+    expected = encode_prompt(tok, prompt, settings) + encode_target(tok, "GO:0005634", lead)
+    assert encode_documents(tok, [doc]) == [expected]
+    assert encode_documents(tok, ["nucleus (GO:0005634)"]) == [tok("nucleus (GO:0005634)")["input_ids"] + [tok.eos_token_id]]
 
 
 def test_pretrain_settings_validate():
@@ -261,15 +258,14 @@ def test_pretraining_memorises_frequent_facts():
     model = build_model(
         tok, ArchitectureSettings(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2), 0
     )
-    pretrain(
-        model, tok, docs, PretrainSettings(passes=12, lr=1e-2, block_size=64, batch_size=8), 0,
-        marker=answer_marker(prompts.DEFAULT_PLAIN), progress=False,
-    )
+    pretrain(model, tok, docs, PretrainSettings(passes=20, lr=1e-2, block_size=64, batch_size=8), 0, progress=False)
+    settings = PromptSettings(ontology_names=NAMES)
     texts = [
         prompts.render_prompt(None, prompts.user_message(prompts.DEFAULT_USER, NAMES[o], lab), mode="never")
         for o, lab in zip(facts["ontology"], facts["label"])
     ]
-    enc = tok(texts, return_tensors="pt", padding=True)
+    ids = [encode_prompt(tok, t, settings) for t in texts]
+    enc = tok.pad({"input_ids": ids}, return_tensors="pt", padding=True)
     with torch.no_grad():
         out = model.generate(**enc, max_new_tokens=12, do_sample=False, pad_token_id=tok.pad_token_id)
     answers = tok.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)

@@ -89,7 +89,6 @@ rule pretrain_demo_model:
         runtime=60,
     params:
         pretrain=lambda wc: demo_settings(wc.model)["pretrain"],
-        prompt_plain=lambda wc: config["prompt"]["plain"],
         seed=lambda wc: demo_settings(wc.model)["seed"],
     script:
         "../scripts/pretrain_demo_model.py"

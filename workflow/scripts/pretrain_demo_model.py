@@ -10,7 +10,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from factsurv.io import atomic_path, write_json
 from factsurv.modeling.demo_corpus import split_documents
-from factsurv.modeling.demo_pretrain import PretrainSettings, answer_marker, pretrain
+from factsurv.modeling.demo_pretrain import PretrainSettings, pretrain
 from factsurv.provenance import describe_files, provenance
 from factsurv.rules import params_dict, rule_logging
 
@@ -21,8 +21,7 @@ with rule_logging(snakemake) as log:
     tokenizer = AutoTokenizer.from_pretrained(snakemake.input.base)
     model = AutoModelForCausalLM.from_pretrained(snakemake.input.base, dtype=torch.float32)
     docs = split_documents(Path(snakemake.input.corpus).read_text(encoding="utf-8"))
-    marker = answer_marker(snakemake.params.prompt_plain)
-    metrics = pretrain(model, tokenizer, docs, settings, seed, marker=marker, log=log.info)
+    metrics = pretrain(model, tokenizer, docs, settings, seed, log=log.info)
     with atomic_path(snakemake.output.model) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)

@@ -55,32 +55,17 @@ def lr_factor(step: int, total: int, warmup: int, schedule: str, min_ratio: floa
     return min_ratio + (1.0 - min_ratio) * decay
 
 
-def answer_marker(plain_format: str) -> str | None:
-    """The text that ends a plain-format prompt (``"\\nAnswer: "``), or None when there is none."""
-    if "{user}" not in plain_format:
-        raise ValueError(f"plain prompt format {plain_format!r} has no {{user}} field")
-    tail = plain_format.split("{user}", 1)[1]
-    return tail or None
-
-
-def encode_documents(tokenizer: Any, docs: Sequence[str], marker: str | None = None) -> list[list[int]]:
+def encode_documents(tokenizer: Any, docs: Sequence[str]) -> list[list[int]]:
     """Token ids of each document: ``<s>`` (added by the tokenizer) + text + ``</s>``.
 
-    A document containing ``marker`` (the end of the question prompt) is encoded in two parts, the
-    prompt up to and including the marker and the answer after it, exactly as the probe and
-    fine-tuning encode a prompt and its answer. Otherwise byte-level BPE would glue the prompt's
-    trailing space to the answer (``Answer: HP`` → ``Answer``, ``:``, `` HP``) and the model would
-    never have seen the prompt as it is asked.
+    A question document is encoded as one text, so ``Answer: HP:0001250`` becomes ``Answer``, ``:``,
+    `` HP``, ``:``, digits: the same ids that fine-tuning and the probe use, since they move the
+    prompt's trailing space to the start of the answer
+    (:func:`factsurv.modeling.facts.split_trailing_space`).
     """
     eos = tokenizer.eos_token_id
-    heads, tails = [], []
-    for d in docs:
-        cut = d.rfind(marker) + len(marker) if marker and marker in d else len(d)
-        heads.append(d[:cut])
-        tails.append(d[cut:])
-    head_ids = tokenizer(heads, add_special_tokens=True)["input_ids"]
-    tail_ids = tokenizer(tails, add_special_tokens=False)["input_ids"]
-    return [list(h) + list(t) + [eos] for h, t in zip(head_ids, tail_ids)]
+    ids = tokenizer(list(docs), add_special_tokens=True)["input_ids"]
+    return [list(x) + [eos] for x in ids]
 
 
 def pack_blocks(encoded: Sequence[Sequence[int]], block_size: int, rng: np.random.Generator) -> np.ndarray:
@@ -101,14 +86,10 @@ def pretrain(
     seed: int,
     *,
     progress: bool = True,
-    marker: str | None = None,
     on_pass_end: Callable[[int, Any], None] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Train ``model`` in place on ``docs``; return metrics (loss per pass, tokens/s, seconds).
-
-    ``marker`` is the end of the question prompt (see :func:`encode_documents`).
-    """
+    """Train ``model`` in place on ``docs``; return metrics (loss per pass, tokens/s, seconds)."""
     import torch
     from tqdm.auto import tqdm
 
@@ -116,7 +97,7 @@ def pretrain(
         torch.set_num_threads(settings.threads)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    encoded = encode_documents(tokenizer, docs, marker)
+    encoded = encode_documents(tokenizer, docs)
     n_tokens = sum(len(e) for e in encoded)
     blocks_per_pass = n_tokens // settings.block_size
     steps_per_pass = math.ceil(blocks_per_pass / settings.batch_size)
