@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -39,19 +40,22 @@ def job_counts(out: str) -> dict[str, int]:
     return counts
 
 
-def dry_run(workdir: Path) -> tuple[float, str]:
+def dry_run(workdir: Path) -> tuple[float, float, str]:
     cmd = [
         str(SNAKEMAKE), "-n", "--quiet", "rules", "--profile", str(REPO / "profiles/slurm"),
         "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
         "--configfile", str(CONFIG),
     ]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
     wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     out = proc.stdout + proc.stderr
     if proc.returncode != 0:
         sys.exit(f"dry-run failed ({proc.returncode}):\n{out[-4000:]}")
-    return wall, out
+    return wall, cpu, out
 
 
 def main() -> None:
@@ -61,12 +65,13 @@ def main() -> None:
     args = ap.parse_args()
 
     load_before = os.getloadavg()[0]
-    walls, out = [], ""
+    walls, cpus, out = [], [], ""
     with tempfile.TemporaryDirectory(prefix="factsurv-dryrun-") as tmp:
         for _ in range(args.repeat):
-            wall, out = dry_run(Path(tmp))
+            wall, cpu, out = dry_run(Path(tmp))
             walls.append(round(wall, 3))
-            print(f"dry-run: {wall:.2f} s", file=sys.stderr)
+            cpus.append(round(cpu, 3))
+            print(f"dry-run: {wall:.2f} s wall, {cpu:.2f} s CPU", file=sys.stderr)
     counts = job_counts(out)
     version = subprocess.run([str(SNAKEMAKE), "--version"], capture_output=True, text=True).stdout.strip()
     result = {
@@ -79,6 +84,9 @@ def main() -> None:
         "median_s": statistics.median(walls),
         "best_s": min(walls),
         "meets_target": statistics.median(walls) <= TARGET_S,
+        "cpu_s": cpus,
+        "note": "wall time on a shared 2-core machine depends on its load (loadavg below); cpu_s (user+sys of "
+                "the snakemake process) is what the plan costs without competition",
         "snakemake": version,
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
