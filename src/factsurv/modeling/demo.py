@@ -27,8 +27,8 @@ class ArchitectureSettings:
     """Sizes of the demo Llama (config ``models.<name>.demo.architecture``)."""
 
     hidden_size: int = 256
-    intermediate_size: int = 688
-    num_hidden_layers: int = 4
+    intermediate_size: int = 1024
+    num_hidden_layers: int = 2
     num_attention_heads: int = 4
     max_position_embeddings: int = 256
     tie_word_embeddings: bool = True

@@ -1,4 +1,4 @@
-"""The demo model's synthetic pretraining corpus (SPEC §5).
+"""The demo model's synthetic pretraining corpus (SPEC §5); the dataclass defaults mirror the schema's.
 
 Every fact is stated a skewed number of times: more for terms with more curated annotations, none at
 all for most. The mention count of a fact is
@@ -46,14 +46,14 @@ STATEMENT_TEMPLATES: tuple[str, ...] = (
 class CorpusSettings:
     """Settings of the synthetic corpus (config ``models.<name>.demo.corpus``)."""
 
-    scale: float = 8.0
-    offset: float = 8.0
-    max_mentions: int = 60
+    scale: float = 4.0
+    offset: float = 6.0
+    max_mentions: int = 20
     flatten: bool = False
     flatten_low: int = 4
     flatten_high: int = 12
     question_share: float = 0.6
-    distractors: int = 200
+    distractors: int = 30
     seed: int = 0
     templates: tuple[str, ...] = field(default=STATEMENT_TEMPLATES)
 

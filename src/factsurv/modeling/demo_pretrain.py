@@ -20,15 +20,15 @@ import numpy as np
 class PretrainSettings:
     """Config ``models.<name>.demo.pretrain``."""
 
-    passes: float = 12.0
-    lr: float = 5e-3
+    passes: float = 6.0
+    lr: float = 2e-3
     schedule: str = "cosine"
     min_lr_ratio: float = 0.0
     warmup_ratio: float = 0.03
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
     block_size: int = 128
-    batch_size: int = 32
+    batch_size: int = 8
     threads: int = 0
 
     @classmethod
