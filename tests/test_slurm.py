@@ -1,8 +1,10 @@
 """The workflow through a real Slurm: `snakemake --profile profiles/slurm` on a single-node cluster.
 
 tests/slurm/start_cluster.sh installs Debian's Slurm and munge (as root), starts the daemons and
-waits until the node is idle; the fixture below stops the cluster after the tests if it started it
-(a cluster that was already up is reused and left running).
+waits until the node is idle; the cluster is stopped at the end of the session if the session
+started it (a cluster that was already up is reused and left running). The helpers live in
+tests/slurm/fixtures/finished_run.py: the finished tiny run that test_incremental.py and
+test_faults.py use is the one made here, through Slurm.
 
 Every run uses the real profile (profiles/slurm: set-resources with `gpu: 1, cpus_per_gpu: 4` for
 the GPU rules, default-resources, retries) with a small overlay for this cluster
@@ -18,71 +20,24 @@ FACTSURV_SKIP_SLURM=1 skips them (say so when you do: CI must not set it).
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from conftest import SNAKEMAKE
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).with_name("snakemake")
-SLURM_TESTS = REPO / "tests/slurm"
-PROFILES = [REPO / "profiles/slurm", SLURM_TESTS / "profile"]
-TINY_CONFIG = REPO / "tests/configs/tiny.yaml"
-CLUSTER_DIR = Path(os.environ.get("FACTSURV_SLURM_DIR", "/tmp/factsurv-slurm"))
+sys.path.insert(0, str(Path(__file__).parent / "slurm/fixtures"))
+from finished_run import (  # noqa: E402
+    CLUSTER_DIR, CONFIG, SLURM_TESTS, finished_tiny_run, run_through_slurm, skip_slurm, slurm_cluster,
+)
 
-pytestmark = [pytest.mark.slurm, pytest.mark.slow]
-
-
-# --- the cluster ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def slurm_cluster():
-    """A running single-node Slurm; yields the environment to talk to it."""
-    if os.environ.get("FACTSURV_SKIP_SLURM") == "1":
-        pytest.skip("FACTSURV_SKIP_SLURM=1: the Slurm tests are skipped")
-    t0 = time.monotonic()
-    proc = subprocess.run(
-        ["bash", str(SLURM_TESTS / "start_cluster.sh")], capture_output=True, text=True, timeout=600
-    )
-    if proc.returncode != 0:
-        pytest.fail(
-            f"could not start the test Slurm cluster (tests/slurm/start_cluster.sh exit {proc.returncode}):\n"
-            f"{proc.stderr[-3000:]}\nRun the tests as root on Debian/Ubuntu with apt access, or set "
-            "FACTSURV_SKIP_SLURM=1 to skip the Slurm tests.",
-            pytrace=False,
-        )
-    started = proc.stdout.strip().splitlines()[-1] == "started"
-    print(f"slurm cluster {'started' if started else 'reused'} in {time.monotonic() - t0:.1f} s")
-    env = dict(os.environ, SLURM_CONF=str(CLUSTER_DIR / "slurm.conf"))
-    try:
-        yield env
-    finally:
-        if started:
-            subprocess.run(["bash", str(SLURM_TESTS / "stop_cluster.sh")], timeout=120)
-
-
-def run_through_slurm(workdir: Path, env: dict, fail_once: list[str], *args: str, timeout: int = 900):
-    """`snakemake --profile profiles/slurm --profile tests/slurm/profile` in workdir; the first
-    Slurm job of each rule in fail_once fails. Returns (process, Slurm run id)."""
-    env = dict(env)
-    env["PATH"] = f"{SLURM_TESTS / 'fail_once'}{os.pathsep}{env['PATH']}"
-    env["FACTSURV_FAIL_ONCE_RULES"] = ",".join(fail_once)
-    env["FACTSURV_FAIL_ONCE_DIR"] = str(workdir / ".fail_once")
-    cmd = [str(SNAKEMAKE), *(a for p in PROFILES for a in ("--profile", str(p))), *args]
-    t0 = time.monotonic()
-    proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout)
-    print(f"{' '.join(cmd[1:])}: {time.monotonic() - t0:.1f} s")
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-6000:]
-    run_id = re.search(r"SLURM run ID: (\S+)", out)
-    assert run_id, "no 'SLURM run ID' in the output: did the run use the slurm executor?\n" + out[-3000:]
-    return proc, run_id.group(1)
+pytestmark = [
+    pytest.mark.slurm,
+    pytest.mark.slow,
+    pytest.mark.skipif(skip_slurm(), reason="FACTSURV_SKIP_SLURM=1: the Slurm tests are skipped"),
+]
 
 
 def slurm_jobs(run_id: str) -> dict[str, str]:
@@ -104,8 +59,8 @@ def slurm_logs(workdir: Path) -> dict[str, list[str]]:
     return logs
 
 
-def planned_jobs(out: str) -> dict[str, int]:
-    """rule -> number of jobs, from Snakemake's 'Job stats' table (the `all` rule left out)."""
+def job_stats(out: str) -> dict[str, int]:
+    """rule -> number of jobs, from the first 'Job stats' table of a Snakemake output."""
     table = out.split("Job stats:", 1)[1]
     counts = {}
     for line in table.splitlines()[3:]:
@@ -113,16 +68,17 @@ def planned_jobs(out: str) -> dict[str, int]:
         if not parts or parts[0] == "total":
             break
         counts[parts[0]] = int(parts[1])
-    counts.pop("all", None)
     return counts
 
 
 # --- a three-rule workflow: the cluster, the profile, GPU requests and retries --------------------
 
 
-def test_smoke_workflow_runs_through_slurm_and_a_failed_job_is_retried(slurm_cluster, tmp_path):
+def test_smoke_workflow_runs_through_slurm_and_a_failed_job_is_retried(request, tmp_path):
+    env = slurm_cluster(request)
     shutil.copy(SLURM_TESTS / "smoke/Snakefile", tmp_path / "Snakefile")
-    proc, run_id = run_through_slurm(tmp_path, slurm_cluster, ["eval_epoch"])
+    shutil.copytree(SLURM_TESTS.parent.parent / "profiles", tmp_path / "profiles")
+    out, run_id = run_through_slurm(tmp_path, env, ["eval_epoch"])
 
     # every job ran as a Slurm job and wrote the job id it ran under
     assert (tmp_path / "results/input.txt").read_text().startswith("job=")
@@ -138,7 +94,7 @@ def test_smoke_workflow_runs_through_slurm_and_a_failed_job_is_retried(slurm_clu
     # the injected failure: one FAILED Slurm job, then a COMPLETED retry
     failed = (tmp_path / ".fail_once/eval_epoch/jobid").read_text().strip()
     assert states[failed] == "FAILED"
-    assert len(logs["eval_epoch"]) == 2 and "Trying to restart job" in proc.stdout + proc.stderr
+    assert len(logs["eval_epoch"]) == 2 and "Trying to restart job" in out
     retry = [j for j in logs["eval_epoch"] if j != failed][0]
     assert states[retry] == "COMPLETED"
     assert (tmp_path / "results/eval.txt").read_text().splitlines()[-1] == f"job={retry}"
@@ -147,48 +103,38 @@ def test_smoke_workflow_runs_through_slurm_and_a_failed_job_is_retried(slurm_clu
 # --- the real workflow on the tiny config ---------------------------------------------------------
 
 
-def make_workdir(tmp: Path) -> Path:
-    """A copy of the workflow (Snakefile, workflow/, envs/, profiles/) with src/ and tests/ linked
-    and the tiny config as config/config.yaml; results go to tmp/results."""
-    shutil.copy(REPO / "Snakefile", tmp / "Snakefile")
-    for d in ("workflow", "envs", "profiles"):
-        shutil.copytree(REPO / d, tmp / d, symlinks=True)
-    for d in ("src", "tests"):
-        (tmp / d).symlink_to(REPO / d)
-    (tmp / "slurm").symlink_to("profiles/slurm")  # as in the repository: `--profile slurm` works
-    (tmp / "config").mkdir()
-    shutil.copy(TINY_CONFIG, tmp / "config/config.yaml")
-    return tmp
-
-
-@pytest.mark.skipif(not TINY_CONFIG.exists(), reason="waits for tests/configs/tiny.yaml (the lead's)")
-def test_tiny_workflow_runs_through_slurm(slurm_cluster, tmp_path):
-    wd = make_workdir(tmp_path)
-    plan = subprocess.run(
-        [str(SNAKEMAKE), "-n", "--profile", "slurm"], cwd=wd, capture_output=True, text=True
-    )
-    assert plan.returncode == 0, plan.stdout[-3000:] + plan.stderr[-3000:]
-    expected = planned_jobs(plan.stdout)
-    assert {"train_epoch", "eval_epoch", "probe_baseline"} <= set(expected)
-
-    proc, run_id = run_through_slurm(wd, slurm_cluster, ["train_epoch"], timeout=1500)
+def test_tiny_workflow_runs_through_slurm(request, tmp_path_factory):
+    run = finished_tiny_run(request, tmp_path_factory)
+    wd = run.workdir
+    if not run.output:
+        pytest.skip("FACTSURV_REUSE_FINISHED_RUN is set: no run through Slurm in this session")
+    assert run.through_slurm
 
     # the outputs
     assert (wd / "results/facts/facts.tsv").stat().st_size > 0
-    for run in sorted(p.parent.name for p in wd.glob("results/*/probe")):
-        assert (wd / f"results/{run}/analysis/summary.tsv").exists()
-        assert list((wd / f"results/{run}/figures").glob("*.svg"))
-    # every planned job ran as a Slurm job (one log each; train_epoch once more: the retry)
-    logs = slurm_logs(wd)
-    ran = {rule: len(ids) for rule, ids in logs.items()}
-    expected_runs = dict(expected, train_epoch=expected["train_epoch"] + 1)
-    assert ran == expected_runs
-    states = slurm_jobs(run_id)
+    assert (wd / "results/tiny/analysis/summary.tsv").exists()
+    assert list((wd / "results/tiny/figures").glob("*.svg"))
+
+    # every planned job ran as a Slurm job (one Slurm log each; train_epoch once more: the retry),
+    # except the local rules (downloads: compute nodes often have no internet)
+    planned = job_stats(run.output)
+    local = {line.split()[1].rstrip(":") for line in run.output.splitlines() if line.startswith("localrule ")}
+    expected = {rule: n for rule, n in planned.items() if rule not in local | {"all"}}
+    assert {"probe_baseline", "train_epoch", "eval_epoch", "cox"} <= set(expected), expected
+    ran = {rule: len(ids) for rule, ids in slurm_logs(wd).items()}
+    assert ran == dict(expected, train_epoch=expected["train_epoch"] + 1)
+
+    states = slurm_jobs(run.slurm_run_id)
     failed = (wd / ".fail_once/train_epoch/jobid").read_text().strip()
     assert states.pop(failed) == "FAILED"
     assert sorted(states.values()) == ["COMPLETED"] * sum(expected.values())
-    # and nothing is left to do
-    again = subprocess.run(
-        [str(SNAKEMAKE), "-n", "--profile", "profiles/slurm"], cwd=wd, capture_output=True, text=True
-    )
-    assert "Nothing to be done" in again.stdout + again.stderr, again.stdout[-3000:]
+    assert "Trying to restart job" in run.output
+
+    # the literal command of the README plans nothing more
+    link = wd / "slurm"
+    if not link.exists():
+        link.symlink_to("profiles/slurm")
+    again = subprocess.run([SNAKEMAKE, "-n", "--profile", "slurm", "--configfile", CONFIG], cwd=wd,
+                           capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Nothing to be done" in again.stdout + again.stderr, (again.stdout + again.stderr)[-3000:]

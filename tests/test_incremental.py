@@ -1,0 +1,137 @@
+"""Incremental re-runs, in one place: on a finished run of the tiny config, what a dry-run plans.
+
+- nothing changed: nothing to do;
+- one setting of each stage changed: exactly that stage and what depends on it, by rule name
+  (and, where it matters, by job count: a new learning rate re-trains every epoch but does not
+  re-evaluate the untouched model of epoch 0);
+- files touched without being changed (the facts, an ontology, a checkpoint's weights, an eval
+  table, the pretrained model): nothing to do (profiles/default: checksums up to 100 MB;
+  directories dated by their .snakemake_timestamp) — while a real change of content still is seen.
+
+The finished run is made once for the module (the tiny workflow, ~1-2 min on 2 cores); every check
+after it is a dry-run in the same directory, or in a copy where files are touched.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import make_workdir, planned_jobs, write_config
+
+sys.path.insert(0, str(Path(__file__).parent / "slurm/fixtures"))
+from finished_run import CONFIG, copy_workdir, finished_tiny_run  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+RUN = "tiny"
+EPOCHS = 3  # runs.tiny.epochs of the tiny config
+
+DATA = {"get_ontology", "get_annotations", "parse_terms", "annotation_counts", "sample_facts", "literature_counts"}
+DEMO = {"demo_corpus", "build_demo_model", "pretrain_demo_model"}
+MODEL = {"probe_baseline", "train_epoch", "eval_epoch"}
+FIGURES = {"figure_km", "figure_forest", "figure_rate", "figure_accuracy"}
+ANALYSIS = {"trajectories", "events", "cox", "km", "dynamics", "summary"} | FIGURES
+EVERYTHING = DATA | DEMO | MODEL | ANALYSIS
+
+
+@pytest.fixture(scope="module")
+def finished(request, tmp_path_factory) -> Path:
+    """A working directory where the tiny config has run to the end (through Slurm; shared)."""
+    return finished_tiny_run(request, tmp_path_factory).workdir
+
+
+def test_the_tiny_config_plans_every_rule(tmp_path):
+    jobs = plan(make_workdir(tmp_path / "wf"))
+    assert set(jobs) == EVERYTHING
+
+
+def plan(wd: Path, config: str | Path = CONFIG) -> dict[str, int]:
+    jobs = planned_jobs(wd, "--configfile", str(config))
+    jobs.pop("all", None)
+    return dict(jobs)
+
+
+def test_nothing_changed_nothing_to_do(finished):
+    assert plan(finished) == {}
+
+
+# (what changes, config key → value, the rules that must be planned: that stage + its dependents)
+CHANGES = [
+    ("data: sample.seed", {"sample__seed": 4},
+     {"sample_facts", "literature_counts"} | DEMO | MODEL | ANALYSIS),
+    ("model: the demo model's architecture",
+     {"models__demo__demo__architecture": {"hidden_size": 48, "intermediate_size": 64,
+                                           "num_hidden_layers": 1, "num_attention_heads": 2}},
+     {"build_demo_model", "pretrain_demo_model"} | MODEL | ANALYSIS),
+    ("training: lr", {f"runs__{RUN}__training__lr": 0.002},
+     {"train_epoch", "eval_epoch"} | ANALYSIS),
+    ("probe: k", {f"runs__{RUN}__probe__k": 5},
+     {"probe_baseline"} | ANALYSIS),
+    ("analysis: the Cox covariates", {"analysis__cox__covariates": ["latent", "annotation_count", "depth"]},
+     {"cox", "summary", "figure_forest"}),
+    ("figures: dpi", {"figures__dpi": 120},
+     FIGURES),
+]
+
+
+@pytest.mark.parametrize("what,changes,expected", CHANGES, ids=[c[0] for c in CHANGES])
+def test_a_changed_setting_plans_its_stage_and_dependents_only(finished, what, changes, expected):
+    name = "change_" + what.split(":")[0] + ".yaml"
+    config = write_config(finished, CONFIG, name, **changes)
+    jobs = plan(finished, config)
+    assert set(jobs) == expected, (
+        f"{what}: planned {sorted(jobs)}; missing {sorted(expected - set(jobs))}, "
+        f"unexpected {sorted(set(jobs) - expected)}"
+    )
+    if what.startswith("training"):
+        # every epoch is re-trained and re-evaluated, but not the untouched model (epoch 0)
+        assert jobs["train_epoch"] == EPOCHS and jobs["eval_epoch"] == EPOCHS
+
+
+def test_more_epochs_plan_only_the_new_epochs(finished):
+    config = write_config(finished, CONFIG, "more_epochs.yaml", **{f"runs__{RUN}__epochs": EPOCHS + 2})
+    jobs = plan(finished, config)
+    assert jobs.get("train_epoch") == 2 and jobs.get("eval_epoch") == 2, jobs
+    assert set(jobs) == {"train_epoch", "eval_epoch"} | ANALYSIS, jobs
+
+
+def _touch(paths: list[Path]) -> None:
+    later = time.time() + 5
+    for p in paths:
+        os.utime(p, (later, later))
+
+
+def test_touching_files_reruns_nothing_but_a_real_change_does(finished, tmp_path):
+    wd = copy_workdir(finished, tmp_path / "wf")  # mtimes and .snakemake metadata come along
+    assert plan(wd) == {}
+
+    ckpt = wd / f"results/{RUN}/checkpoints/epoch_1"
+
+    def files(folder: Path) -> list[Path]:
+        # not Snakemake's own .snakemake_timestamp: it IS the folder's date (see docs/slurm.md)
+        return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != ".snakemake_timestamp")
+
+    touched = [
+        wd / "results/facts/facts.tsv",
+        *sorted((wd / "resources/ontologies").glob("*.obo")),
+        *sorted((wd / "resources/annotations").glob("*.*")),
+        wd / "results/models/demo/corpus.txt",
+        *files(wd / "results/models/demo/pretrained"),
+        *files(ckpt),
+        ckpt,
+        wd / f"results/{RUN}/probe/baseline.tsv",
+        wd / f"results/{RUN}/eval/epoch_1.tsv",
+    ]
+    assert all(p.exists() for p in touched), [str(p) for p in touched if not p.exists()]
+    _touch(touched)
+    assert plan(wd) == {}, "touching files without changing them must not re-run anything"
+
+    # the same check must see a real change: one more (harmless) line in the eval table of epoch 1
+    table = wd / f"results/{RUN}/eval/epoch_1.tsv"
+    table.write_text(table.read_text() + "\n")
+    _touch([table])
+    assert set(plan(wd)) == {"trajectories"} | (ANALYSIS - {"trajectories"})
