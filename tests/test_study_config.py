@@ -19,9 +19,23 @@ STUDY = yaml.safe_load((REPO / "config/study.yaml").read_text())
 RUN = "llama_lora"
 
 
+def fake_hf_cache(root: Path, repo_id: str) -> Path:
+    """A Hugging Face hub cache holding ``repo_id`` (refs/main → a snapshot with config.json)."""
+    repo = root / "hub" / ("models--" + repo_id.replace("/", "--"))
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0123abcd")
+    (repo / "snapshots" / "0123abcd").mkdir(parents=True)
+    (repo / "snapshots" / "0123abcd" / "config.json").write_text("{}")
+    return root
+
+
 @pytest.fixture(scope="module")
-def study() -> dict:
-    return validate_config(copy.deepcopy(STUDY), SCHEMA)
+def study(tmp_path_factory) -> dict:
+    home = fake_hf_cache(tmp_path_factory.mktemp("hf"), STUDY["models"]["llama"]["name_or_path"])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HOME", str(home))
+        mp.delenv("HF_HUB_CACHE", raising=False)
+        return validate_config(copy.deepcopy(STUDY), SCHEMA)
 
 
 def test_study_config_is_complete_and_valid(study):
@@ -86,11 +100,23 @@ def _job_counts(out: str) -> dict[str, int]:
 
 
 @pytest.fixture
-def offline(monkeypatch):
-    """Any attempt to reach the network fails (a dead proxy; the hub and transformers offline)."""
+def offline(monkeypatch, tmp_path):
+    """Any attempt to reach the network fails (a dead proxy; the hub and transformers offline);
+    the model is in a (fake) local Hugging Face cache, as on a cluster after the download."""
     for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
         monkeypatch.setenv(var, "http://127.0.0.1:9")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_HOME", str(fake_hf_cache(tmp_path / "hf", STUDY["models"]["llama"]["name_or_path"])))
+
+
+def test_model_missing_from_the_cache_stops_before_any_job(workdir, offline, monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty_hf"))
+    proc = run_snakemake(workdir, "-n", "--configfile", "config/study.yaml", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "config error at models.llama.name_or_path: 'meta-llama/Llama-3.1-8B-Instruct'" in out
+    assert "is not in the Hugging Face cache" in out and "local_files_only is true" in out
 
 
 def test_study_dry_run_plans_the_whole_study_offline(workdir, offline):

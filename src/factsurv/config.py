@@ -131,6 +131,16 @@ def semantic_errors(config: dict[str, Any]) -> list[str]:
             out.append(
                 f"config error at models.{name}.name_or_path: model folder not found: {model.get('name_or_path')}"
             )
+        if model.get("source") == "hf" and model.get("local_files_only") and model.get("name_or_path"):
+            from factsurv.modeling.loading import hf_cache_dir, hf_cache_has
+
+            if not hf_cache_has(model["name_or_path"], model.get("revision")):
+                out.append(
+                    f"config error at models.{name}.name_or_path: {model['name_or_path']!r} "
+                    f"(revision {model.get('revision') or 'main'}) is not in the Hugging Face cache "
+                    f"{hf_cache_dir()} and local_files_only is true: download it first (docs/study.md) "
+                    "or set HF_HOME to the cache that has it"
+                )
     lit = config.get("literature", {})
     if lit.get("source") == "table":
         if not lit.get("table"):

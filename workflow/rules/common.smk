@@ -84,12 +84,19 @@ def sampled_ontologies():
     return [o for o in ONTOLOGIES if o in counts]
 
 
-# Each rule file appends the per-run targets it contributes to `rule all` ("{run}" is filled in).
+# Each .smk file appends the per-run targets it contributes to `rule all`: a pattern with "{run}",
+# or a function of the run name returning a list of paths (e.g. one table per epoch).
 RUN_TARGETS = []
 
 
 def get_run_outputs(run):
-    return [pattern.format(run=run) for pattern in RUN_TARGETS]
+    outputs = []
+    for target in RUN_TARGETS:
+        if callable(target):
+            outputs.extend(target(run))
+        else:
+            outputs.append(target.format(run=run))
+    return outputs
 
 
 def get_final_outputs():
