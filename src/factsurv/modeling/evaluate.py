@@ -42,6 +42,10 @@ def load_trained(spec: dict[str, Any], checkpoint_dir: str | os.PathLike[str] | 
     torch.manual_seed(0)  # LoRA init is overwritten by the checkpoint; keep it deterministic anyway
     model = build_model(spec, meta["method"], meta.get("lora") or {}, device=device)
     ckpt.load_weights(model, checkpoint_dir, meta["method"])
+    if meta["method"] == "lora":
+        # fold the adapter into the base weights: generation then pays no extra matmuls
+        # (not for qlora: merging into 4-bit weights would round them)
+        model = model.merge_and_unload()
     model.eval()
     return model, tokenizer, meta
 

@@ -156,11 +156,13 @@ def load_model(
             bnb_4bit_compute_dtype=torch.bfloat16,
         )
         kwargs["device_map"] = {"": 0}
+    elif device.startswith("cuda"):
+        kwargs["device_map"] = {"": device}  # load straight onto the GPU, not through host memory
     try:
         model = AutoModelForCausalLM.from_pretrained(spec["name_or_path"], dtype=torch_dtype, **kwargs)
     except OSError as exc:
         raise ModelLoadError(f"cannot load model {spec['name_or_path']}: {exc}") from exc
-    if not quantize_4bit:
+    if "device_map" not in kwargs:
         model.to(device)
     return model
 
