@@ -62,3 +62,30 @@ def test_prompt_and_target_tokenise_like_the_running_text(tiny):
     ids = encode_prompt(tok, prompt, PROMPT) + encode_target(tok, facts["term_id"][0], lead)
     whole = tok(prompt + facts["term_id"][0], add_special_tokens=True)["input_ids"] + [tok.eos_token_id]
     assert ids == whole
+
+
+def test_lora_checkpoint_is_merged_for_eval_without_changing_answers(tiny, tmp_path):
+    """eval merges a LoRA adapter into the base weights; the logits are those of the unmerged model."""
+    from peft import PeftModel
+
+    from factsurv.modeling import checkpoint as ckpt
+    from factsurv.modeling.evaluate import load_trained
+    from factsurv.modeling.train import TrainSettings, build_model, train_epoch
+
+    spec, facts = tiny
+    settings = TrainSettings.from_params(
+        {"method": "lora", "lr": 5e-2, "schedule_epochs": 1, "batch_size": 4,
+         "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}}, seed=1)
+    train_epoch(spec, facts, 1, tmp_path / "epoch_1", settings, PROMPT)
+    merged, tok, meta = load_trained(spec, tmp_path / "epoch_1", epoch=1)
+    assert not isinstance(merged, PeftModel)  # adapter folded in
+    torch.manual_seed(0)
+    unmerged = build_model(spec, "lora", meta["lora"])
+    ckpt.load_weights(unmerged, tmp_path / "epoch_1", "lora")
+    unmerged.eval()
+    ids = torch.tensor([[1, 5, 9, 12, 7, 3]])
+    with torch.no_grad():
+        a, b = merged(input_ids=ids).logits, unmerged(input_ids=ids).logits
+        base = build_model(spec, "full", {})(input_ids=ids).logits
+    assert torch.allclose(a, b, atol=1e-4)
+    assert not torch.allclose(a, base, atol=1e-4)  # the adapter did change the model
