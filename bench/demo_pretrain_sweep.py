@@ -279,6 +279,21 @@ def main() -> None:
     t0 = time.perf_counter()
     docs, table = build_corpus(facts, terms, NAMES, cs)
     mentions = table["mentions"].to_numpy()
+    if args.load:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(args.load)
+        model = AutoModelForCausalLM.from_pretrained(args.load)
+        model.eval()
+        if args.k > 0:
+            res = evaluate(model, tok, facts, mentions, k=args.k, temperature=args.temperature, seed=0)
+            rec = {"tag": args.tag, "loaded": str(args.load), "settings": args.set, **res}
+            print(json.dumps(rec), flush=True)
+            with open(ROOT / "bench/results/demo_pretrain_sweep.jsonl", "a") as fh:
+                fh.write(json.dumps(rec) + "\n")
+        if args.finetune_epochs:
+            finetune_check(model, tok, facts, epochs=args.finetune_epochs, lr=args.finetune_lr, batch=args.finetune_batch, seed=0)
+        return
     tok = wrap_tokenizer(train_tokenizer(docs, int(top["vocab_size"])))
     model = build_model(tok, arch, int(top["seed"]))
     setup_s = time.perf_counter() - t0
@@ -305,22 +320,6 @@ def main() -> None:
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    if args.load:
-        mentions = table["mentions"].to_numpy()
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        tok = AutoTokenizer.from_pretrained(args.load)
-        model = AutoModelForCausalLM.from_pretrained(args.load)
-        model.eval()
-        if args.k > 0:
-            res = evaluate(model, tok, facts, mentions, k=args.k, temperature=args.temperature, seed=0)
-            rec = {"tag": args.tag, "loaded": str(args.load), "settings": args.set, **res}
-            print(json.dumps(rec), flush=True)
-            with open(ROOT / "bench/results/demo_pretrain_sweep.jsonl", "a") as fh:
-                fh.write(json.dumps(rec) + "\n")
-        if args.finetune_epochs:
-            finetune_check(model, tok, facts, epochs=args.finetune_epochs, lr=args.finetune_lr, batch=args.finetune_batch, seed=0)
-        return
     log(f"corpus: {len(docs)} docs; mentioned facts {(mentions > 0).sum()}/{len(mentions)}; "
         f"mentions sum {mentions.sum()}; vocab {len(tok)}; params {n_params}; setup {setup_s:.1f} s")
     metrics = pretrain(model, tok, docs, ps, int(top["seed"]), progress=False, on_pass_end=on_pass_end, log=log)

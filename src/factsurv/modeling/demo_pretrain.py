@@ -20,7 +20,7 @@ import numpy as np
 class PretrainSettings:
     """Config ``models.<name>.demo.pretrain``."""
 
-    passes: float = 6.0
+    passes: float = 8.0
     lr: float = 2e-3
     schedule: str = "cosine"
     min_lr_ratio: float = 0.0
