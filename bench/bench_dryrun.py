@@ -1,7 +1,7 @@
 """How long `snakemake -n --profile slurm` takes to plan a large study (target: <= 5 s).
 
 The plan: tests/configs/scale.yaml, 5 runs (2 models x seeds x training methods) x 20 epochs,
-~270 jobs, in an empty working directory (nothing exists yet: every job is planned). The whole
+323 jobs, in an empty working directory (nothing exists yet: every job is planned). The whole
 command is timed, Python start-up and parsing included, as a user waits for it.
 
     .venv/bin/python bench/bench_dryrun.py [--repeat 3] [--out bench/results/dryrun.json]
