@@ -84,3 +84,18 @@ def test_wheel_source_from_cache(tmp_path):
 def test_declared_release_of_annotation_files():
     assert declared_release(REPO / "tests/data/tiny/hp.hpoa") == "2025-01-01"
     assert declared_release(REPO / "tests/data/tiny/go.gaf.gz") == "2025-01-01"
+
+
+def test_atomic_path_removes_leftovers_of_a_killed_job(tmp_path):
+    from factsurv.io import atomic_path
+
+    leftover = tmp_path / ".epoch_2.abc123.tmp"
+    (leftover / "epoch_2").mkdir(parents=True)
+    (leftover / "epoch_2" / "model.safetensors").write_text("half written")
+    other = tmp_path / ".epoch_20.x.tmp"  # another output's temporary is left alone
+    other.mkdir()
+    with atomic_path(tmp_path / "epoch_2") as tmp:
+        tmp.mkdir()
+        (tmp / "done").write_text("ok")
+    assert (tmp_path / "epoch_2" / "done").read_text() == "ok"
+    assert not leftover.exists() and other.exists()

@@ -44,6 +44,11 @@ def test_data_layer_runs_and_replans_only_what_changed(workdir, data_config):
                         ontologies__go__propagate=["is_a"])
     jobs = planned_jobs(workdir, *TARGETS, "--configfile", str(prop))
     assert set(jobs) == {"annotation_counts", "sample_facts", "literature_counts"} and jobs["annotation_counts"] == 1
+    # editing a local (source: path) ontology file re-runs its stage
+    obo = workdir / "tests/data/tiny/hp.obo"
+    obo.write_text(obo.read_text() + "\n! edited\n")
+    jobs = planned_jobs(workdir, *TARGETS, *cfg)
+    assert jobs["get_ontology"] == 1 and jobs["parse_terms"] == 1 and "get_annotations" not in jobs
     # the new seed really draws other facts
     run_snakemake(workdir, *TARGETS, "--configfile", str(reseeded))
     again = pd.read_csv(workdir / "results/facts/facts.tsv", sep="\t")

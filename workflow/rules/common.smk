@@ -51,6 +51,17 @@ def annotation_path(onto):
     return f"resources/annotations/{onto}.{fmt}{gz}"
 
 
+def local_file(get_source):
+    """Input function: the local file of a `source: path` entry (so that editing it re-runs the
+    rule), nothing for url and wheel sources."""
+
+    def inputs(wildcards):
+        spec = get_source(wildcards)
+        return [spec["path"]] if spec.get("source") == "path" else []
+
+    return inputs
+
+
 def has_annotations(onto):
     return bool(ontology(onto).get("annotations"))
 

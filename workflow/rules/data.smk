@@ -9,6 +9,8 @@ localrules:
 
 
 rule get_ontology:
+    input:
+        local_file(lambda w: ontology(w.onto)["obo"]),
     output:
         obo="resources/ontologies/{onto}.obo",
         provenance="resources/ontologies/{onto}.obo.provenance.json",
@@ -24,6 +26,8 @@ rule get_ontology:
 
 
 rule get_annotations:
+    input:
+        local_file(lambda w: ontology(w.onto)["annotations"]),
     output:
         annotations="resources/annotations/{onto}.{ext}",
         provenance="resources/annotations/{onto}.{ext}.provenance.json",
