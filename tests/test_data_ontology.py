@@ -45,6 +45,13 @@ def test_malformed_obo_names_file_and_line(tmp_path):
         parse_terms(bad)
 
 
+def test_parser_panic_becomes_a_clear_error(tmp_path):
+    bad = tmp_path / "panic.obo"
+    bad.write_text("format-version: 1.2\n\n[Term]\nid: HP:0000001\nname: All\n\n! stray comment\n")
+    with pytest.raises(InputError, match=r"panic\.obo: could not parse as OBO"):
+        parse_terms(bad)
+
+
 def test_missing_obo_file(tmp_path):
     with pytest.raises(InputError, match="absent.obo: ontology file not found"):
         parse_terms(tmp_path / "absent.obo")

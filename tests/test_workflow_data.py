@@ -46,7 +46,7 @@ def test_data_layer_runs_and_replans_only_what_changed(workdir, data_config):
     assert set(jobs) == {"annotation_counts", "sample_facts", "literature_counts"} and jobs["annotation_counts"] == 1
     # editing a local (source: path) ontology file re-runs its stage
     obo = workdir / "tests/data/tiny/hp.obo"
-    obo.write_text(obo.read_text() + "\n! edited\n")
+    obo.write_text(obo.read_text().replace("tiny/releases/2025-01-01", "tiny/releases/2025-01-02"))
     jobs = planned_jobs(workdir, *TARGETS, *cfg)
     assert jobs["get_ontology"] == 1 and jobs["parse_terms"] == 1 and "get_annotations" not in jobs
     # the new seed really draws other facts

@@ -64,6 +64,12 @@ def load_obo(path: str | Path) -> OntologyGraph:
             raise InputError(f"{path}, line {line}: malformed OBO ({exc.msg}): {text!r}") from None
         except Exception as exc:  # pronto/fastobo raise various errors on bad input
             raise InputError(f"{path}: could not parse as OBO ({type(exc).__name__}: {exc})") from None
+        except BaseException as exc:
+            # fastobo's Rust parser panics on some malformed files (e.g. a stray `!` comment line);
+            # the panic is a BaseException: turn it into the same clear error, let the rest through
+            if type(exc).__name__ != "PanicException":
+                raise
+            raise InputError(f"{path}: could not parse as OBO (the parser gave up: {str(exc)[:200]})") from None
     for w in caught:
         log.warning("pronto: %s", w.message)
     default_ns = ont.metadata.default_namespace
