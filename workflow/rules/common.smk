@@ -95,8 +95,8 @@ def sampled_ontologies():
     return [o for o in ONTOLOGIES if o in counts]
 
 
-# Each .smk file appends the per-run targets it contributes to `rule all`: a pattern with "{run}",
-# or a function of the run name returning a list of paths (e.g. one table per epoch).
+# Each .smk file appends the per-run targets it adds to the default target (a pattern with "{run}",
+# or a function of the run name returning a list of paths, e.g. one table per epoch).
 RUN_TARGETS = []
 
 
@@ -115,3 +115,8 @@ def get_final_outputs():
     for run in RUNS:
         outputs += get_run_outputs(run)
     return outputs
+
+
+def demo_settings(model):
+    """models.<model>.demo (defaults filled from the schema's demo_model definition)."""
+    return model_config(model)["demo"]

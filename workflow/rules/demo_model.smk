@@ -3,32 +3,10 @@
 # Only models with `source: demo`; the settings live under models.<name>.demo (see the schema).
 
 
-def _fill_demo_defaults():
-    """Give every demo model a `demo:` block with the schema's defaults when the config has none."""
-    missing = [m for m in DEMO_MODELS if "demo" not in model_config(m)]
-    for m in missing:
-        model_config(m)["demo"] = {}
-    if missing:
-        validate_config(
-            config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
-        )
-
-
-_fill_demo_defaults()
-
-
-def demo_settings(model):
-    return model_config(model)["demo"]
-
-
-def demo_corpus_ontologies():
-    return sampled_ontologies()
-
-
 rule demo_corpus:
     input:
         facts="results/facts/facts.tsv",
-        terms=expand("results/terms/{onto}.tsv", onto=demo_corpus_ontologies()),
+        terms=expand("results/terms/{onto}.tsv", onto=sampled_ontologies()),
     output:
         corpus="results/models/{model}/corpus.txt",
         mentions="results/models/{model}/corpus_mentions.tsv",
@@ -42,7 +20,7 @@ rule demo_corpus:
         runtime=10,
     params:
         corpus=lambda wc: demo_settings(wc.model)["corpus"],
-        ontologies=demo_corpus_ontologies(),
+        ontologies=sampled_ontologies(),
         ontology_names={o: ontology(o)["name"] for o in ONTOLOGIES},
         prompt_user=lambda wc: config["prompt"]["user"],
         prompt_plain=lambda wc: config["prompt"]["plain"],
