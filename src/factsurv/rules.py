@@ -12,6 +12,7 @@ terminal, and the log starts with what the job was asked to do.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import sys
 import warnings
@@ -35,6 +36,24 @@ def params_dict(smk: Any) -> dict[str, Any]:
     return {k: _plain(v) for k, v in smk.params.items()}
 
 
+class _LineStream(io.TextIOBase):
+    """A log file in which progress bars (which redraw with carriage returns) become one line per
+    update, so that the log reads top to bottom, also between other log lines."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    def write(self, text: str) -> int:
+        self.raw.write(text.replace("\r", "\n").replace("\n\n", "\n") if "\r" in text else text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+    def close(self) -> None:
+        self.raw.close()
+
+
 @contextlib.contextmanager
 def rule_logging(smk: Any) -> Iterator[logging.Logger]:
     """Send stderr, warnings and the ``factsurv`` logger to ``snakemake.log[0]``."""
@@ -44,10 +63,12 @@ def rule_logging(smk: Any) -> Iterator[logging.Logger]:
     if log_path is None:
         yield logger
         return
-    stream = open(log_path, "w", buffering=1, encoding="utf-8")
+    stream = _LineStream(open(log_path, "w", buffering=1, encoding="utf-8"))
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger.addHandler(handler)
+    py_warnings = logging.getLogger("py.warnings")
+    py_warnings.addHandler(handler)
     old_stderr = sys.stderr
     sys.stderr = stream
     logging.captureWarnings(True)
@@ -66,4 +87,5 @@ def rule_logging(smk: Any) -> Iterator[logging.Logger]:
         logging.captureWarnings(False)
         sys.stderr = old_stderr
         logger.removeHandler(handler)
+        py_warnings.removeHandler(handler)
         stream.close()
