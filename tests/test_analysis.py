@@ -289,3 +289,29 @@ def test_missing_literature_is_logged_and_dropped(small_files, caplog):
     table, _ = cox_table(ev, CoxSettings(covariates=["latent", "identifier_frequency"]))
     row = table[(table["model"] == "multivariable") & (table["covariate"] == "identifier_frequency")].iloc[0]
     assert row["warning"].startswith("dropped: no data")
+
+
+def test_collinear_covariate_is_dropped_with_a_note():
+    """Two covariates that are (nearly) the same variable: the second is dropped from the
+    multivariable model with a note, instead of two exploding hazard ratios."""
+    import numpy as np
+    import pandas as pd
+
+    from factsurv.analysis.cox import CoxSettings, cox_table
+
+    rng = np.random.default_rng(4)
+    n = 400
+    x = rng.poisson(5, n).astype(float)
+    ev = pd.DataFrame({
+        "fact_id": [f"f{i}" for i in range(n)],
+        "duration": rng.integers(1, 11, n), "event": rng.integers(0, 2, n),
+        "identifier_frequency": x, "term_frequency": x + (rng.random(n) < 0.02),  # r ≈ 0.99
+        "depth": rng.integers(1, 8, n).astype(float),
+    })
+    table, _ = cox_table(ev, CoxSettings(covariates=["identifier_frequency", "term_frequency", "depth"],
+                                      log1p=["identifier_frequency", "term_frequency"]))
+    multi = table[table["model"] == "multivariable"].set_index("covariate")
+    assert multi.loc["term_frequency", "warning"].startswith("dropped: collinear with identifier_frequency")
+    assert np.isfinite(multi.loc["identifier_frequency", "hr"]) and np.isfinite(multi.loc["depth", "hr"])
+    uni = table[table["model"] == "univariable"].set_index("covariate")
+    assert np.isfinite(uni.loc["term_frequency", "hr"])  # alone it is fine

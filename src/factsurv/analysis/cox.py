@@ -37,10 +37,12 @@ class CoxSettings:
     retry_step_sizes: Sequence[float] = (0.1, 0.02)
     penalizer: float = 0.0
     max_abs_coef: float = 10.0
+    max_abs_correlation: float = 0.95
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> "CoxSettings":
-        keys = ("covariates", "log1p", "standardize", "step_size", "retry_step_sizes", "penalizer", "max_abs_coef")
+        keys = ("covariates", "log1p", "standardize", "step_size", "retry_step_sizes", "penalizer", "max_abs_coef",
+                "max_abs_correlation")
         return cls(**{k: cfg[k] for k in keys if k in cfg})
 
 
@@ -181,6 +183,24 @@ def design_columns(events: pd.DataFrame, covariate: str) -> dict[str, pd.Series]
     return {covariate: col.astype(float)}
 
 
+def collinear_columns(design: Mapping[str, pd.Series], threshold: float) -> list[tuple[str, str, float]]:
+    """Columns to drop, in order: each correlates beyond ``threshold`` (in absolute value) with a
+    column listed before it that is kept. Returns (dropped, kept partner, r)."""
+    names = list(design)
+    if len(names) < 2:
+        return []
+    corr = pd.DataFrame({k: pd.to_numeric(v, errors="coerce").to_numpy(dtype=float) for k, v in design.items()}).corr()
+    kept: list[str] = []
+    out: list[tuple[str, str, float]] = []
+    for name in names:
+        partner = next((k for k in kept if abs(corr.loc[name, k]) > threshold), None)
+        if partner is None:
+            kept.append(name)
+        else:
+            out.append((name, partner, float(corr.loc[name, partner])))
+    return out
+
+
 def _row(model: str, covariate: str, n: int, n_events: int, **kw: Any) -> dict[str, Any]:
     base = {c: np.nan for c in COX_COLUMNS}
     base.update(model=model, covariate=covariate, n=n, n_events=n_events, converged=pd.NA, warning="", transform="")
@@ -223,6 +243,11 @@ def _fit_rows(
             design[name], transforms[name] = x, tr
             kept.append(name)
         fitted_covs[cov] = kept
+    for name, partner, r in collinear_columns(design, settings.max_abs_correlation):
+        del design[name]
+        msg = f"dropped: collinear with {partner} (r = {r:.3f}; |r| > {settings.max_abs_correlation:g})"
+        log.warning("%s / %s: %s", model, name, msg)
+        rows.append(_row(model, name, n, n_events, warning=msg, transform=transforms[name]))
     names = list(design)
     if not names:
         return rows

@@ -137,8 +137,10 @@ def plot_forest(cox: pd.DataFrame, kind: str, *, run: str = "", demo: bool = Fal
         return fig
     est = cox[cox["converged"].astype(str) == "True"]
     vals = pd.concat([est["hr_lower_95"], est["hr_upper_95"]]).replace([np.inf, -np.inf], np.nan).dropna()
-    lo = min(0.5, float(vals.min()) * 0.8) if len(vals) else 0.5
-    hi = max(2.0, float(vals.max()) * 1.25) if len(vals) else 2.0
+    # the axis spans the intervals but at most 1/100..100: a wider interval runs off the edge (its
+    # numbers are printed beside the plot)
+    lo = max(0.01, min(0.5, float(vals.min()) * 0.8)) if len(vals) else 0.5
+    hi = min(100.0, max(2.0, float(vals.max()) * 1.25)) if len(vals) else 2.0
     offsets = np.linspace(-0.25, 0.25, len(models)) if len(models) > 1 else [0.0]
     notes = []
     for k, m in enumerate(models):
@@ -160,12 +162,14 @@ def plot_forest(cox: pd.DataFrame, kind: str, *, run: str = "", demo: bool = Fal
                         va="center", fontsize=7, color=col)
             else:
                 ax.plot([1.0], [y], marker="x", color=col, ms=7)
-                why = str(r["warning"]).split(";")[0][:70]
+                why = str(r["warning"]).split(";")[0][:100]
                 notes.append(f"{m} / {c}: {why}")
     ax.axvline(1.0, color="black", lw=1)
     ax.set_xscale("log")
     ax.set_xlim(lo, hi)
-    ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 20, 50, 100) if lo <= t <= hi]
+    fine = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 20, 50, 100)
+    coarse = (0.01, 0.1, 0.5, 1, 2, 10, 100)  # a wide axis: fewer ticks, so the labels do not overlap
+    ticks = [t for t in (fine if hi / lo <= 20 else coarse) if lo <= t <= hi]
     ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(ticks))
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
@@ -173,10 +177,14 @@ def plot_forest(cox: pd.DataFrame, kind: str, *, run: str = "", demo: bool = Fal
     ax.set_yticklabels(list(reversed(covs)))
     ax.set_xlabel("Hazard ratio (95% CI; log scale). Transformed covariates: per SD of log1p/z-scored value")
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14 if not notes else -0.14), fontsize=8, frameon=False, ncol=1)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), fontsize=8, frameon=False, ncol=1)
     if notes:
-        txt = "× not estimated: " + " | ".join(notes[:6]) + (f" (+{len(notes) - 6} more)" if len(notes) > 6 else "")
-        fig.text(0.01, -0.02, txt, fontsize=7, color="#8b0000", wrap=True, va="top")
+        # below the legend (one line per model), one note per line
+        lines = ["× not estimated:"] + [f"   {t}" for t in notes[:6]] + ([f"   (+{len(notes) - 6} more)"] if len(notes) > 6 else [])
+        height_in = fig.get_size_inches()[1] * ax.get_position().height
+        y = -0.1 - (0.3 + 0.17 * (len(models) + 1)) / height_in
+        ax.annotate("\n".join(lines), xy=(0.0, y), xycoords="axes fraction", va="top", ha="left",
+                    fontsize=7, color="#8b0000", annotation_clip=False)
     return fig
 
 
