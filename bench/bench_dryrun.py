@@ -27,17 +27,8 @@ SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 CONFIG = REPO / "tests/configs/scale.yaml"
 TARGET_S = 5.0
 
-
-def job_counts(out: str) -> dict[str, int]:
-    """rule -> jobs, from the 'Job stats' table of a dry-run."""
-    table = out.split("Job stats:", 1)[1]
-    counts = {}
-    for line in table.splitlines()[3:]:
-        parts = line.split()
-        if not parts or parts[0] == "total":
-            break
-        counts[parts[0]] = int(parts[1])
-    return counts
+sys.path.insert(0, str(REPO / "src"))
+from factsurv.dryrun import job_stats  # noqa: E402
 
 
 def dry_run(workdir: Path) -> tuple[float, float, str]:
@@ -72,7 +63,7 @@ def main() -> None:
             walls.append(round(wall, 3))
             cpus.append(round(cpu, 3))
             print(f"dry-run: {wall:.2f} s wall, {cpu:.2f} s CPU", file=sys.stderr)
-    counts = job_counts(out)
+    counts = job_stats(out)
     version = subprocess.run([str(SNAKEMAKE), "--version"], capture_output=True, text=True).stdout.strip()
     result = {
         "what": "snakemake -n --quiet rules --profile profiles/slurm, tests/configs/scale.yaml, empty working directory",

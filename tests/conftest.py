@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -11,6 +10,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
+from factsurv.dryrun import job_stats
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -59,22 +60,10 @@ def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: float 
     return proc
 
 
-_JOB_ROW = re.compile(r"^(\w+)\s+(\d+)$")
-
-
 def planned_jobs(workdir: Path, *args: str) -> Counter[str]:
     """Rule name → number of jobs a dry-run plans (empty when there is nothing to do)."""
     proc = run_snakemake(workdir, "-n", *args, "--quiet", "rules")
-    out = proc.stdout + proc.stderr
-    if "Job stats:" not in out:
-        return Counter()
-    table = out.split("Job stats:", 1)[1].split("Reasons:", 1)[0]
-    jobs: Counter[str] = Counter()
-    for line in table.splitlines():
-        m = _JOB_ROW.match(line.strip())
-        if m and m.group(1) != "total":
-            jobs[m.group(1)] = int(m.group(2))
-    return jobs
+    return Counter(job_stats(proc.stdout + proc.stderr))
 
 
 def write_config(workdir: Path, base: str | Path, name: str = "test.yaml", **changes: object) -> Path:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SNAKEMAKE
+from factsurv.dryrun import job_stats
 
 sys.path.insert(0, str(Path(__file__).parent / "slurm/fixtures"))
 from finished_run import (  # noqa: E402
@@ -57,18 +58,6 @@ def slurm_logs(workdir: Path) -> dict[str, list[str]]:
         rule = log.relative_to(workdir / "logs/slurm").parts[0].removeprefix("rule_")
         logs.setdefault(rule, []).append(log.stem)
     return logs
-
-
-def job_stats(out: str) -> dict[str, int]:
-    """rule -> number of jobs, from the first 'Job stats' table of a Snakemake output."""
-    table = out.split("Job stats:", 1)[1]
-    counts = {}
-    for line in table.splitlines()[3:]:
-        parts = line.split()
-        if not parts or parts[0] == "total":
-            break
-        counts[parts[0]] = int(parts[1])
-    return counts
 
 
 # --- a three-rule workflow: the cluster, the profile, GPU requests and retries --------------------

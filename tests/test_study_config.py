@@ -12,6 +12,7 @@ import yaml
 
 from conftest import run_snakemake
 from factsurv.config import validate_config
+from factsurv.dryrun import job_stats
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
@@ -88,17 +89,6 @@ def test_study_data_are_the_online_releases_and_the_paper_counts(study):
     assert study["literature"]["source"] == "none"
 
 
-def _job_counts(out: str) -> dict[str, int]:
-    table = out.split("Job stats:", 1)[1]
-    counts = {}
-    for line in table.splitlines()[3:]:
-        parts = line.split()
-        if not parts or parts[0] == "total":
-            break
-        counts[parts[0]] = int(parts[1])
-    return counts
-
-
 @pytest.fixture
 def offline(monkeypatch, tmp_path):
     """Any attempt to reach the network fails (a dead proxy; the hub and transformers offline);
@@ -122,7 +112,7 @@ def test_model_missing_from_the_cache_stops_before_any_job(workdir, offline, mon
 def test_study_dry_run_plans_the_whole_study_offline(workdir, offline):
     proc = run_snakemake(workdir, "-n", "--configfile", "config/study.yaml", "--quiet", "rules")
     out = proc.stdout + proc.stderr
-    jobs = _job_counts(out)
+    jobs = job_stats(out)
     assert jobs["get_ontology"] == 2 and jobs["get_annotations"] == 2
     assert jobs["probe_baseline"] == 1
     assert jobs["train_epoch"] == 20
