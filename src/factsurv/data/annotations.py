@@ -46,18 +46,27 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
         raise InputError(f"{path}: cannot read annotation file ({exc})") from None
 
 
+def _rows(path: Path, comment: str) -> Iterator[tuple[int, str, list[str]]]:
+    """(line number, line, tab-separated fields) of each data line: not empty, not a comment."""
+    if not path.is_file():
+        raise InputError(f"{path}: annotation file not found")
+    for lineno, line in _lines(path):
+        if line and not line.startswith(comment):
+            yield lineno, line, line.split("\t")
+
+
+def _pairs_frame(path: Path, pairs: list[tuple[str, str]], dropped_not: int) -> pd.DataFrame:
+    log.info("%s: %d annotations, %d NOT rows dropped", path, len(pairs), dropped_not)
+    return pd.DataFrame(pairs, columns=["term_id", "object_id"])
+
+
 def read_hpoa(path: str | Path) -> pd.DataFrame:
     """(term_id, object_id) pairs from ``phenotype.hpoa``; header lines start with ``#``."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: annotation file not found")
     header: list[str] | None = None
     pairs: list[tuple[str, str]] = []
     dropped_not = 0
-    for lineno, line in _lines(path):
-        if not line or line.startswith("#"):
-            continue
-        fields = line.split("\t")
+    for lineno, line, fields in _rows(path, "#"):
         if header is None:
             header = fields
             missing = [c for c in HPOA_REQUIRED if c not in header]
@@ -73,21 +82,15 @@ def read_hpoa(path: str | Path) -> pd.DataFrame:
         pairs.append((fields[i_hp], fields[i_db]))
     if header is None:
         raise InputError(f"{path}: no hpoa header line (database_id, qualifier, hpo_id, ...) found")
-    log.info("%s: %d annotations, %d NOT rows dropped", path, len(pairs), dropped_not)
-    return pd.DataFrame(pairs, columns=["term_id", "object_id"])
+    return _pairs_frame(path, pairs, dropped_not)
 
 
 def read_gaf(path: str | Path) -> pd.DataFrame:
     """(term_id, object_id) pairs from a GAF 2.x file; ``!`` lines are comments."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: annotation file not found")
     pairs: list[tuple[str, str]] = []
     dropped_not = 0
-    for lineno, line in _lines(path):
-        if not line or line.startswith("!"):
-            continue
-        fields = line.split("\t")
+    for lineno, _, fields in _rows(path, "!"):
         if len(fields) < GAF_MIN_COLUMNS:
             raise InputError(
                 f"{path}, line {lineno}: a GAF row needs at least {GAF_MIN_COLUMNS} tab-separated fields, found {len(fields)}"
@@ -99,8 +102,7 @@ def read_gaf(path: str | Path) -> pd.DataFrame:
         pairs.append((fields[4], f"{fields[0]}:{fields[1]}"))
     if not pairs:
         raise InputError(f"{path}: no annotation rows found")
-    log.info("%s: %d annotations, %d NOT rows dropped", path, len(pairs), dropped_not)
-    return pd.DataFrame(pairs, columns=["term_id", "object_id"])
+    return _pairs_frame(path, pairs, dropped_not)
 
 
 def read_annotations(path: str | Path, fmt: str) -> pd.DataFrame:
