@@ -79,8 +79,6 @@ def _describe(err: jsonschema.ValidationError) -> str:
         allowed = sorted(err.schema.get("properties", {}))
         hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
         return f"config error at {where}: {err.message}{hint}"
-    if err.validator == "required":
-        return f"config error at {where}: {err.message}"
     return f"config error at {where}: {err.message}"
 
 

@@ -17,9 +17,6 @@ except ConfigError as err:
 ONTOLOGIES = sorted(config["ontologies"])
 RUNS = sorted(config["runs"])
 MODELS = sorted(config["models"])
-DEMO_MODELS = sorted(
-    m for m, spec in config["models"].items() if spec["source"] == "demo"
-)
 
 
 def _alternatives(names):

@@ -39,13 +39,6 @@ class OntologyGraph:
     release: str | None = None
     default_namespace: str | None = None
 
-    def children(self) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {t: [] for t in self.terms["term_id"]}
-        for child, ps in self.parents.items():
-            for p in ps:
-                out.setdefault(p, []).append(child)
-        return out
-
 
 def load_obo(path: str | Path) -> OntologyGraph:
     """Parse ``path`` with pronto. A malformed file raises :class:`InputError` naming file and line."""

@@ -49,9 +49,7 @@ def download(url: str, dest: Path, *, timeout: float = 120.0, chunk: int = 1 << 
         raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
         raise DownloadError(f"{url}: {exc.reason}") from None
-    except (TimeoutError, ConnectionError, OSError) as exc:
-        if isinstance(exc, DownloadError):
-            raise
+    except OSError as exc:  # timeouts, refused or reset connections
         raise DownloadError(f"{url}: {exc}") from None
     log.info("downloaded %s (%d bytes)", url, dest.stat().st_size)
 
