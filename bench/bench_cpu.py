@@ -68,7 +68,7 @@ def child(args: argparse.Namespace) -> None:
         model, tok, _ = evaluate.load_trained(spec, ck)
         out["load_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        evaluate.greedy_table(model, tok, facts, prompt, batch_size=64, max_new_tokens=16)
+        evaluate.greedy_table(model, tok, facts, prompt, batch_size=64, max_new_tokens=48)
         out["eval_s"] = time.perf_counter() - t
     elif args.child == "single":  # eval 0, then (train e, eval e) for every epoch, one process
         t = time.perf_counter()
@@ -76,7 +76,7 @@ def child(args: argparse.Namespace) -> None:
         r.setup(None)
         out["load_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        evaluate.greedy_table(r.model, r.tokenizer, facts, prompt, batch_size=64, max_new_tokens=16)
+        evaluate.greedy_table(r.model, r.tokenizer, facts, prompt, batch_size=64, max_new_tokens=48)
         out["eval_s"] += time.perf_counter() - t
         for e in range(1, args.epoch + 1):
             t = time.perf_counter()
@@ -87,7 +87,7 @@ def child(args: argparse.Namespace) -> None:
             r.save_checkpoint(Path(args.ckroot) / f"epoch_{e}", stats)
             out["save_s"] += time.perf_counter() - t
             t = time.perf_counter()
-            evaluate.greedy_table(r.model, r.tokenizer, facts, prompt, batch_size=64, max_new_tokens=16)
+            evaluate.greedy_table(r.model, r.tokenizer, facts, prompt, batch_size=64, max_new_tokens=48)
             out["eval_s"] += time.perf_counter() - t
     elif args.child == "probe":
         from factsurv.modeling.probe import ProbeSettings, probe_table
@@ -98,7 +98,9 @@ def child(args: argparse.Namespace) -> None:
         out["load_s"] = time.perf_counter() - t
         sub = facts.head(args.probe_facts).reset_index(drop=True)
         t = time.perf_counter()
-        probe_table(model, tok, sub, prompt, ProbeSettings(k=args.k, batch_size=32, max_new_tokens=16))
+        greedy = sub[["fact_id"]].assign(epoch=0, prediction="", correct=0)
+        probe_table(model, tok, sub, greedy, prompt,
+                    ProbeSettings(k=args.k, temperature=1.0, top_p=1.0, seed=0, batch_size=32, max_new_tokens=48))
         out["probe_s"] = time.perf_counter() - t
         out["probe_facts"] = len(sub)
     out["tokens"] = tokens

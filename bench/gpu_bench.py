@@ -416,9 +416,14 @@ def measure_probe(spec: dict[str, Any], facts: Any, device: str, k: int, batch_s
     reset_peak(device)
     tok = loading.load_tokenizer(spec)
     model = loading.load_model(spec, device=device)
-    settings = ProbeSettings(k=k, temperature=1.0, batch_size=batch_size, max_new_tokens=max_new_tokens)
+    import pandas as pd
+
+    settings = ProbeSettings(k=k, temperature=1.0, top_p=1.0, seed=0, batch_size=batch_size,
+                             max_new_tokens=max_new_tokens)
+    # the probe's greedy answers come from eval epoch 0 (measured in measure_eval); only sampling here
+    greedy = pd.DataFrame({"fact_id": facts["fact_id"], "epoch": 0, "prediction": "", "correct": 0})
     with Clock(device) as c:
-        table = probe_table(model, tok, facts, prompt, settings)
+        table = probe_table(model, tok, facts, greedy, prompt, settings)
     samples = len(table) * k
     out = {"facts": len(table), "k": k, "batch_size": batch_size, "max_new_tokens": max_new_tokens,
            "probe_s": c.s, "samples_per_s": samples / c.s, "facts_per_s": len(table) / c.s, **peak_gib(device)}
@@ -476,7 +481,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="facts to probe (projected to --eval-facts; default 64 on GPU, 8 on CPU)")
     p.add_argument("--eval-batch-size", type=int, default=128)
     p.add_argument("--probe-batch-size", type=int, default=32)
-    p.add_argument("--max-new-tokens", type=int, default=16)
+    p.add_argument("--max-new-tokens", type=int, default=48)
     p.add_argument("--methods", default="lora,qlora", help="comma-separated: lora, qlora, full")
     p.add_argument("--no-trainer", action="store_true", help="skip the HF Trainer baseline")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's choice)")

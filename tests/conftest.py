@@ -47,10 +47,11 @@ def workdir(tmp_path: Path) -> Path:
     return make_workdir(tmp_path / "wf")
 
 
-def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
+def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: float = 900,
+                  cores: int = 2) -> subprocess.CompletedProcess:
     """Run the real snakemake in ``workdir``; on failure show its output and the rule logs."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    cmd = [SNAKEMAKE, "--cores", "2", "--directory", str(workdir), "--snakefile", str(workdir / "Snakefile"), *args]
+    cmd = [SNAKEMAKE, "--cores", str(cores), "--directory", str(workdir), "--snakefile", str(workdir / "Snakefile"), *args]
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env)
     if check and proc.returncode != 0:
         logs = ""

@@ -2,8 +2,10 @@
 
 Real HPO and GO releases from the wheels, the demo model built and pretrained by the workflow, the
 probe, every training epoch and evaluation, the survival analysis, the figures and the report. The
-scientific bar (issue: model stage): at baseline ≥ 1 % of facts known and ≥ 2 % latent; trained-fact
-recall rises by ≥ 40 percentage points; and the analysis finds latent facts acquired faster.
+scientific bar is the one every case of bench/demo_robustness.py must meet (seeds × thread counts,
+:data:`factsurv.analysis.demo_bands.BANDS`): known at baseline 3–15 % of facts, latent ≥ 4 % of the
+facts wrong at baseline, trained recall up ≥ 50 points, HR(latent) for acquisition above 1 with its
+whole 95 % CI (all trained facts and HPO alone), ≥ 10 generalization and degradation events.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pytest
 import yaml
 
 from conftest import REPO, make_workdir, run_snakemake
+from factsurv.analysis.demo_bands import outside_bands, run_metrics
 
 pytestmark = pytest.mark.slow
 
@@ -31,27 +34,21 @@ def demo(tmp_path_factory) -> Path:
     return wd
 
 
-def _share(path: Path, facts: set[str]) -> float:
-    ev = pd.read_csv(path, sep="\t")
-    return float(ev.loc[ev["fact_id"].isin(facts), "correct"].mean())
-
-
-def test_baseline_has_known_and_latent_facts(demo):
-    probe = pd.read_csv(demo / "results/demo/probe/baseline.tsv", sep="\t")
-    assert len(probe) == 1600
-    known, latent = probe["greedy_correct"].mean(), probe["latent"].mean()
-    assert known >= 0.01, f"only {known:.1%} known at baseline"
-    assert latent >= 0.02, f"only {latent:.1%} latent at baseline"
-    assert known + latent < 0.5  # most facts are unknown
-
-
-def test_training_really_learns(demo):
+def test_the_demo_science_is_inside_the_bands(demo):
+    metrics = run_metrics(demo / "results", "demo")
+    print(metrics)
+    assert metrics["facts"] == 1600
     epochs = yaml.safe_load((REPO / "config/config.yaml").read_text())["runs"]["demo"]["epochs"]
-    facts = pd.read_csv(demo / "results/facts/facts.tsv", sep="\t")
-    trained = set(facts.loc[facts["split"] == "train", "fact_id"])
-    before = _share(demo / "results/demo/eval/epoch_0.tsv", trained)
-    after = _share(demo / f"results/demo/eval/epoch_{epochs}.tsv", trained)
-    assert after - before >= 0.40, f"trained recall {before:.1%} → {after:.1%}"
+    assert metrics["epochs"] == epochs
+    assert outside_bands(metrics) == [], metrics
+
+
+def test_latent_agrees_with_eval_epoch_0_by_construction(demo):
+    probe = pd.read_csv(demo / "results/demo/probe/baseline.tsv", sep="\t", dtype={"fact_id": str})
+    e0 = pd.read_csv(demo / "results/demo/eval/epoch_0.tsv", sep="\t", dtype={"fact_id": str})
+    both = probe.merge(e0, on="fact_id")
+    assert (both["greedy_correct"] == both["correct"]).all()
+    assert (both.loc[both["latent"] == 1, "correct"] == 0).all()
 
 
 def test_summary_and_latent_hazard_ratio(demo):

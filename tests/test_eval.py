@@ -7,7 +7,8 @@ import torch
 
 from factsurv.io import write_tsv
 from factsurv.modeling import generation
-from factsurv.modeling.evaluate import EVAL_COLUMNS, evaluate_epoch
+from factsurv.modeling.evaluate import evaluate_epoch
+from factsurv.tables import EVAL_COLUMNS
 from factsurv.modeling.facts import PromptSettings, encode_prompt, encode_target, render_prompts, split_trailing_space
 from factsurv.modeling.loading import load_tokenizer, model_spec
 from factsurv.modeling.tiny import build_tiny_model, synthetic_facts
@@ -27,7 +28,7 @@ def tiny(tmp_path_factory):
 def test_epoch0_table_has_exact_columns_for_every_fact(tiny):
     spec, facts = tiny
     t = evaluate_epoch(spec, facts, 0, PROMPT, batch_size=3, max_new_tokens=4)
-    assert list(t.columns) == EVAL_COLUMNS
+    assert list(t.columns) == list(EVAL_COLUMNS)
     assert len(t) == 7 and (t["epoch"] == 0).all() and set(t["correct"]) <= {0, 1}
 
 
@@ -37,10 +38,10 @@ def test_correct_uses_normalisation(tiny, monkeypatch):
 
     def fake(model, tokenizer, prompt_ids, **kw):
         calls["n"] = len(prompt_ids)
-        return [["hp : 0000001 extra"] for _ in prompt_ids]
+        return [[generation.Answer("hp : 0000001 extra", -0.5, 4)] for _ in prompt_ids]
 
     monkeypatch.setattr(generation, "generate_answers", fake)
-    t = evaluate_epoch(spec, facts, 0, PROMPT)
+    t = evaluate_epoch(spec, facts, 0, PROMPT, batch_size=4, max_new_tokens=8)
     assert calls["n"] == 7 and t["correct"].sum() == 0
     assert (t["prediction"] == "hp : 0000001 extra").all()
 
@@ -48,7 +49,7 @@ def test_correct_uses_normalisation(tiny, monkeypatch):
 def test_epoch_needs_checkpoint(tiny):
     spec, facts = tiny
     with pytest.raises(ValueError, match="checkpoint"):
-        evaluate_epoch(spec, facts, 2, PROMPT)
+        evaluate_epoch(spec, facts, 2, PROMPT, batch_size=4, max_new_tokens=8)
 
 
 def test_prompt_and_target_tokenise_like_the_running_text(tiny):

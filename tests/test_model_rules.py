@@ -17,6 +17,7 @@ import yaml
 from conftest import REPO, make_workdir, planned_jobs, run_snakemake, write_config
 from factsurv.config import ConfigError, validate_config
 from factsurv.io import read_tsv
+from factsurv.tables import EVAL_COLUMNS, PROBE_COLUMNS
 
 TINY = "tests/configs/tiny.yaml"
 UPSTREAM = {"get_ontology", "get_annotations", "parse_terms", "annotation_counts", "sample_facts",
@@ -36,12 +37,11 @@ def test_tiny_run_writes_probe_checkpoints_and_evals(tiny_run):
     epochs = yaml.safe_load((REPO / TINY).read_text())["runs"]["tiny"]["epochs"]
     facts = read_tsv(wd / "results/facts/facts.tsv")
     probe = read_tsv(wd / "results/tiny/probe/baseline.tsv")
-    assert list(probe.columns) == ["fact_id", "greedy_prediction", "greedy_correct", "n_samples",
-                                   "n_correct_samples", "p_correct", "latent", "samples"]
+    assert list(probe.columns) == list(PROBE_COLUMNS)
     assert sorted(probe["fact_id"]) == sorted(facts["fact_id"])
     for e in range(epochs + 1):
         ev = read_tsv(wd / f"results/tiny/eval/epoch_{e}.tsv")
-        assert list(ev.columns) == ["fact_id", "epoch", "prediction", "correct"]
+        assert list(ev.columns) == list(EVAL_COLUMNS)
         assert sorted(ev["fact_id"]) == sorted(facts["fact_id"]) and (ev["epoch"] == e).all()
     for e in range(1, epochs + 1):
         ck = wd / f"results/tiny/checkpoints/epoch_{e}"
@@ -81,7 +81,24 @@ def test_eval_setting_replans_only_evals(tiny_run):
     cfg = write_config(wd, wd / TINY, name="eval.yaml", runs__tiny__eval={"batch_size": 5})
     jobs = planned_jobs(wd, "--configfile", str(cfg))
     assert jobs["eval_epoch"] == 4 and "train_epoch" not in jobs
-    assert not UPSTREAM & set(jobs)
+    # the probe reads eval epoch 0 (its greedy answers), so it follows; nothing else upstream does
+    assert jobs["probe_baseline"] == 1
+    assert not (UPSTREAM - {"probe_baseline"}) & set(jobs)
+
+
+@pytest.mark.slow
+def test_tables_do_not_depend_on_cores(tiny_run, tmp_path):
+    """The same config with --cores 1 gives byte-identical eval, probe and Cox tables (the model jobs
+    use the configured thread count, not the cores a job gets; samples are keyed per fact)."""
+    wd = tiny_run
+    other = make_workdir(tmp_path / "wf1")
+    proc = run_snakemake(other, "--configfile", TINY, timeout=1200, cores=1)
+    assert proc.returncode == 0
+    tables = ["results/tiny/probe/baseline.tsv", *[f"results/tiny/eval/epoch_{e}.tsv" for e in range(4)],
+              *[str(p.relative_to(wd)) for p in sorted((wd / "results/tiny/analysis").glob("cox_*.tsv"))]]
+    assert len(tables) > 6
+    for rel in tables:
+        assert (wd / rel).read_bytes() == (other / rel).read_bytes(), rel
 
 
 def _tiny_config():

@@ -1,69 +1,126 @@
-"""The baseline probe: columns, latent logic, sample bookkeeping."""
+"""The baseline probe: one greedy source (eval epoch 0), batch-invariant samples, mastery levels."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 import torch
 
 from factsurv.io import read_tsv, write_tsv
 from factsurv.modeling import generation
-from factsurv.modeling.facts import PromptSettings
+from factsurv.modeling.evaluate import evaluate_epoch, greedy_table
+from factsurv.modeling.facts import PromptSettings, encode_prompt, render_prompts
+from factsurv.modeling.generation import generate_answers, sample_uniforms
 from factsurv.modeling.loading import load_model, load_tokenizer, model_spec
-from factsurv.modeling.probe import PROBE_COLUMNS, ProbeSettings, probe_baseline, probe_table
+from factsurv.modeling.probe import ProbeSettings, mastery, probe_baseline, probe_table
 from factsurv.modeling.tiny import build_tiny_model, synthetic_facts
+from factsurv.tables import MASTERY_LEVELS, PROBE_COLUMNS
 
 PROMPT = PromptSettings.from_params({}, {"hpo": "Human Phenotype Ontology", "go": "Gene Ontology"})
 
 
+def settings(**kw) -> ProbeSettings:
+    base = dict(k=3, temperature=1.0, top_p=1.0, seed=5, batch_size=4, max_new_tokens=6)
+    return ProbeSettings(**{**base, **kw})
+
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("probe")
     return model_spec({"source": "path"}, build_tiny_model(root / "m")), root
 
 
-def test_probe_columns_and_counts_on_a_real_model(tiny, tmp_path):
+@pytest.fixture(scope="module")
+def loaded(tiny):
+    spec, _ = tiny
+    return load_model(spec), load_tokenizer(spec)
+
+
+def test_probe_columns_and_greedy_from_eval_epoch_0(tiny, tmp_path):
     spec, _ = tiny
     facts = tmp_path / "facts.tsv"
     df = synthetic_facts(n_train=5, n_heldout=3)
     write_tsv(df, facts)
-    table = probe_baseline(spec, facts, PROMPT, ProbeSettings(k=3, batch_size=4, max_new_tokens=6, seed=5))
-    assert list(table.columns) == PROBE_COLUMNS
+    e0 = evaluate_epoch(spec, facts, 0, PROMPT, batch_size=3, max_new_tokens=6)
+    write_tsv(e0, tmp_path / "epoch_0.tsv")
+    table = probe_baseline(spec, facts, tmp_path / "epoch_0.tsv", PROMPT, settings())
+    assert list(table.columns) == list(PROBE_COLUMNS)
     assert list(table["fact_id"]) == list(df["fact_id"])
-    assert (table["n_samples"] == 3).all()
+    assert list(table["greedy_prediction"]) == list(e0["prediction"])
+    assert list(table["greedy_correct"]) == list(e0["correct"])
     assert all(len(s.split(" || ")) == 3 for s in table["samples"])
     write_tsv(table, tmp_path / "p.tsv")
-    back = read_tsv(tmp_path / "p.tsv", PROBE_COLUMNS)
-    assert len(back) == len(df)
-    again = probe_baseline(spec, facts, PROMPT, ProbeSettings(k=3, batch_size=4, max_new_tokens=6, seed=5))
-    assert list(again["samples"]) == list(table["samples"])  # seeded: reproducible
+    assert len(read_tsv(tmp_path / "p.tsv", PROBE_COLUMNS)) == len(df)
+    again = probe_baseline(spec, facts, tmp_path / "epoch_0.tsv", PROMPT, settings())
+    assert list(again["samples"]) == list(table["samples"])
 
 
-def test_latent_and_p_correct(tiny, monkeypatch):
-    """Greedy wrong + some sample right → latent; greedy right → never latent."""
-    spec, _ = tiny
-    tok = load_tokenizer(spec)
-    model = load_model(spec)
-    facts = synthetic_facts(n_train=3, n_heldout=0)
-    gold = dict(zip(facts["label"], facts["term_id"]))
+def _samples(model, tok, facts: pd.DataFrame, batch_size: int, k: int = 6) -> dict[str, list[str]]:
+    ids = [encode_prompt(tok, p, PROMPT) for p in render_prompts(tok, facts, PROMPT)]
+    out = generate_answers(model, tok, ids, keys=list(facts["fact_id"]), batch_size=batch_size,
+                           max_new_tokens=8, num_samples=k, temperature=1.5, seed=3)
+    return {f: [a.text for a in s] for f, s in zip(facts["fact_id"], out)}
 
-    def fake(model, tokenizer, prompt_ids, num_samples=0, **kw):
+
+def test_samples_do_not_depend_on_batch_or_other_facts(loaded):
+    model, tok = loaded
+    facts = synthetic_facts(n_train=70, n_heldout=0, seed=2)
+    in_batch = _samples(model, tok, facts, batch_size=64)
+    shuffled = _samples(model, tok, facts.sample(frac=1.0, random_state=4), batch_size=7)
+    alone = {f: _samples(model, tok, facts[facts["fact_id"] == f], batch_size=1)[f]
+             for f in list(facts["fact_id"])[:5]}
+    assert shuffled == in_batch
+    for f, s in alone.items():
+        assert s == in_batch[f]
+    # the samples do vary (the test could fail): more than one distinct answer for most facts
+    assert sum(len(set(s)) > 1 for s in in_batch.values()) > len(in_batch) // 2
+
+
+def test_uniforms_are_keyed_not_positional():
+    u = sample_uniforms(0, ["a", "b"], 4, 5)
+    assert u.shape == (2, 4, 5) and (u >= 0).all() and (u < 1).all()
+    assert (sample_uniforms(0, ["b"], 4, 5)[0] == u[1]).all()
+    assert not (sample_uniforms(1, ["b"], 4, 5)[0] == u[1]).any()
+    assert len(set(u.ravel().tolist())) == u.size
+
+
+def test_greedy_is_the_same_code_path(loaded):
+    model, tok = loaded
+    facts = synthetic_facts(n_train=9, n_heldout=0)
+    a = greedy_table(model, tok, facts, PROMPT, batch_size=2, max_new_tokens=8)
+    b = greedy_table(model, tok, facts, PROMPT, batch_size=9, max_new_tokens=8)
+    assert list(a["prediction"]) == list(b["prediction"])
+    assert (a["answer_tokens"] > 0).all() and (a["answer_logprob"] <= 0).all()
+
+
+def test_latent_mastery_and_p_correct(loaded, monkeypatch):
+    """Greedy (from epoch 0) wrong + some sample right → latent; the four SliCK levels."""
+    model, tok = loaded
+    facts = synthetic_facts(n_train=4, n_heldout=0)
+    right = {0: 4, 1: 2, 2: 1, 3: 0}
+
+    def fake(model, tokenizer, prompt_ids, keys=None, num_samples=0, **kw):
         out = []
-        for ids in prompt_ids:
-            text = tokenizer.decode(ids)
-            label = next(lab for lab in gold if f'"{lab}"' in text)
-            g = gold[label]
-            i = list(gold).index(label)
-            if num_samples == 0:
-                out.append([f" {g}" if i == 0 else " HP:0000000"])
-            else:  # fact 0: all right, fact 1: 1 of 4 right (latent), fact 2: none right
-                right = {0: 4, 1: 1, 2: 0}[i]
-                out.append([g.lower()] * right + ["nonsense"] * (num_samples - right))
+        for key in keys:
+            i = list(facts["fact_id"]).index(key)
+            g = facts["term_id"].iloc[i]
+            texts = [g.lower()] * right[i] + [f"{g}1"] * (num_samples - right[i])  # 8 digits: wrong
+            out.append([generation.Answer(t, -1.0, 3) for t in texts])
         return out
 
     monkeypatch.setattr(generation, "generate_answers", fake)
-    t = probe_table(model, tok, facts, PROMPT, ProbeSettings(k=4))
-    assert list(t["greedy_correct"]) == [1, 0, 0]
-    assert list(t["n_correct_samples"]) == [4, 1, 0]
-    assert list(t["p_correct"]) == [1.0, 0.25, 0.0]
-    assert list(t["latent"]) == [0, 1, 0]
+    greedy = pd.DataFrame({"fact_id": facts["fact_id"], "epoch": 0, "prediction": ["x"] * 4,
+                           "correct": [1, 1, 0, 0]})
+    t = probe_table(model, tok, facts, greedy, PROMPT, settings(k=4))
+    assert list(t["n_correct_samples"]) == [4, 2, 1, 0]
+    assert list(t["p_correct"]) == [1.0, 0.5, 0.25, 0.0]
+    assert list(t["latent"]) == [0, 0, 1, 0]
+    assert list(t["mastery"]) == list(MASTERY_LEVELS)
+
+
+def test_mastery_levels():
+    assert mastery(1, 5, 5) == "highly_known"
+    assert mastery(1, 0, 5) == "maybe_known"
+    assert mastery(0, 1, 5) == "weakly_known"
+    assert mastery(0, 0, 5) == "unknown"

@@ -31,9 +31,13 @@ def test_is_correct_exact_match_only():
     assert not is_correct("HP:0001251", "HP:0001250")
 
 
-def test_eight_digits_take_the_first_seven():
-    # SPEC: first match of PREFIX:\s*\d{7}; trailing digits are not inspected.
-    assert normalize_answer("HP:00012509") == "HP:0001250"
+def test_digit_boundary():
+    # an eighth digit makes another (wrong) identifier, not HP:0001250 with a tail
+    assert normalize_answer("HP:00012509") is None
+    assert not is_correct("HP:00012501", "HP:0001250")
+    assert not is_correct("HP:000125", "HP:0001250")
+    assert is_correct("HP: 0001250.", "HP:0001250")
+    assert is_correct("HP:0001250 (Seizure)", "HP:0001250")
 
 
 def test_plain_prompt_when_no_chat_template():

@@ -41,7 +41,7 @@ def test_checkpoint_from_other_base_model_is_refused(setup, tmp_path):
     with pytest.raises(CheckpointMismatch, match="base model differs"):
         train_epoch(spec_b, facts, 2, tmp_path / "epoch_2", settings(), PROMPT, previous=ck)
     with pytest.raises(CheckpointMismatch, match="base model differs"):
-        evaluate_epoch(spec_b, facts, 1, PROMPT, checkpoint_dir=ck)
+        evaluate_epoch(spec_b, facts, 1, PROMPT, checkpoint_dir=ck, batch_size=4, max_new_tokens=8)
     assert not (tmp_path / "epoch_2").exists()
 
 

@@ -5,8 +5,9 @@ identifier only.``; the model's chat template is used when it has one (``chat_te
 otherwise the plain format ``Question: {user}\\nAnswer: ``. The target is the bare identifier
 (``HP:0001250``) followed by the end-of-sequence token; loss is on the target tokens only.
 
-Answers are normalised by taking the first match of ``PREFIX:\\s*\\d{7}`` (case-insensitive),
-upper-casing it and removing whitespace; anything else is wrong.
+Answers are normalised by taking the first match of ``PREFIX:\\s*\\d{7}`` not followed by another
+digit (case-insensitive), upper-casing it and removing whitespace; anything else is wrong, so
+``HP:00012501`` (eight digits) and ``HP:000125`` (six) are wrong answers for ``HP:0001250``.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def render_prompt(tokenizer: Any, user: str, mode: str = "auto", plain: str = DE
 @lru_cache(maxsize=32)
 def answer_pattern(prefixes: tuple[str, ...] = DEFAULT_PREFIXES) -> re.Pattern[str]:
     alts = "|".join(re.escape(p) for p in sorted(set(prefixes), key=len, reverse=True))
-    return re.compile(rf"({alts})\s*:\s*(\d{{7}})", re.IGNORECASE)
+    return re.compile(rf"({alts})\s*:\s*(\d{{7}})(?!\d)", re.IGNORECASE)
 
 
 def normalize_answer(text: str | None, prefixes: Iterable[str] = DEFAULT_PREFIXES) -> str | None:

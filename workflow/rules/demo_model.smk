@@ -61,7 +61,7 @@ rule pretrain_demo_model:
         "benchmarks/demo_model/{model}/pretrain_demo_model.tsv"
     conda:
         "../../envs/model.yaml"
-    threads: lambda wc: demo_settings(wc.model)["pretrain"]["threads"] or 2
+    threads: lambda wc: demo_settings(wc.model)["pretrain"]["threads"]
     resources:
         mem_mb=3000,
         runtime=60,

@@ -10,6 +10,7 @@ rule probe_baseline:
     input:
         facts="results/facts/facts.tsv",
         base=base_model_input,
+        greedy="results/{run}/eval/epoch_0.tsv",
     output:
         "results/{run}/probe/baseline.tsv",
     log:
@@ -26,6 +27,7 @@ rule probe_baseline:
     params:
         model=model_params,
         probe=run_setting("probe"),
+        threads=run_setting("threads"),
         prompt=prompt_params(),
         ontology_names=ontology_names(),
         prefixes=ontology_prefixes(),
@@ -55,6 +57,7 @@ rule train_epoch:
         model=model_params,
         training=run_setting("training"),
         seed=run_setting("seed"),
+        threads=run_setting("threads"),
         prompt=prompt_params(),
         ontology_names=ontology_names(),
         prefixes=ontology_prefixes(),
@@ -83,6 +86,7 @@ rule eval_epoch:
     params:
         model=model_params,
         eval=run_setting("eval"),
+        threads=run_setting("threads"),
         prompt=prompt_params(),
         ontology_names=ontology_names(),
         prefixes=ontology_prefixes(),

@@ -19,6 +19,6 @@ with rule_logging(snakemake) as log:
         checkpoint_dir=snakemake.input.get("checkpoint") or None,
         batch_size=p.eval["batch_size"],
         max_new_tokens=p.eval["max_new_tokens"],
-        threads=snakemake.threads,
+        threads=p.threads,
     )
     write_tsv(table, snakemake.output[0])

@@ -16,7 +16,7 @@ from factsurv.rules import params_dict, rule_logging
 
 with rule_logging(snakemake) as log:
     settings = PretrainSettings.from_mapping(dict(snakemake.params.pretrain))
-    torch.set_num_threads(settings.threads or snakemake.threads)
+    torch.set_num_threads(settings.threads)  # the configured count, whatever --cores gave the job
     seed = int(snakemake.params.seed)
     tokenizer = AutoTokenizer.from_pretrained(snakemake.input.base)
     model = AutoModelForCausalLM.from_pretrained(snakemake.input.base, dtype=torch.float32)

@@ -13,5 +13,6 @@ with rule_logging(snakemake) as log:
     p = snakemake.params
     spec = model_spec(p.model, snakemake.input.get("base") or None)
     prompt = PromptSettings.from_params(p.prompt, p.ontology_names, p.prefixes)
-    table = probe_baseline(spec, snakemake.input.facts, prompt, ProbeSettings.from_params(p.probe, snakemake.threads))
+    settings = ProbeSettings.from_params(p.probe, p.threads)
+    table = probe_baseline(spec, snakemake.input.facts, snakemake.input.greedy, prompt, settings)
     write_tsv(table, snakemake.output[0])

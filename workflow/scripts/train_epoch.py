@@ -11,7 +11,7 @@ with rule_logging(snakemake) as log:
 
     p = snakemake.params
     training = dict(p.training)
-    training["threads"] = training.get("threads") or snakemake.threads
+    training["threads"] = p.threads  # the run's configured count, whatever --cores gave the job
     train_epoch(
         model_spec(p.model, snakemake.input.get("base") or None),
         snakemake.input.facts,

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from factsurv.io import InputError, read_tsv
+from factsurv.tables import EVAL_COLUMNS, EVAL_REQUIRED
 
 FACT_COLUMNS = (
     "fact_id", "ontology", "term_id", "label", "split", "namespace", "depth", "n_descendants",
@@ -26,7 +27,6 @@ NUMERIC_FACT_COLUMNS = (
 )
 LITERATURE_COLUMNS = ("fact_id", "identifier_frequency", "term_frequency")
 BASELINE_COLUMNS = ("fact_id", "greedy_correct", "n_samples", "n_correct_samples", "p_correct", "latent")
-EVAL_COLUMNS = ("fact_id", "epoch", "prediction", "correct")
 SPLITS = ("train", "heldout")
 
 _TRUE = {"1", "true", "1.0"}
@@ -156,11 +156,12 @@ def epoch_of_path(path: str | os.PathLike[str]) -> int | None:
 def load_eval(
     path: str | os.PathLike[str], epoch: int, facts: pd.DataFrame, facts_path: str = "facts.tsv"
 ) -> pd.DataFrame:
-    """One eval table: exactly ``fact_id, epoch, prediction, correct``, every fact once, all at ``epoch``."""
-    df = read_tsv(path, EVAL_COLUMNS, dtype=str)
+    """One eval table: ``fact_id, epoch, prediction, correct`` (and optionally the answer's confidence),
+    every fact once, all at ``epoch``."""
+    df = read_tsv(path, EVAL_REQUIRED, dtype=str)
     extra = [c for c in df.columns if c not in EVAL_COLUMNS]
     if extra:
-        raise InputError(f"{path}: unexpected column(s) {extra}; an eval table has exactly {list(EVAL_COLUMNS)}")
+        raise InputError(f"{path}: unexpected column(s) {extra}; an eval table has {list(EVAL_COLUMNS)}")
     _check_ids(df, path)
     _check_known(df, pd.Index(facts["fact_id"]), path, facts_path)
     _check_complete(df, pd.Index(facts["fact_id"]), path, facts_path)

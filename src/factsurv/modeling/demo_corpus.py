@@ -10,6 +10,17 @@ count falls into that band get a count drawn uniformly from it instead, so that 
 narrow window of exposure where a small model learns a fact only partly (it is then *latent*: wrong
 under greedy decoding, right in some samples).
 
+**Contested facts** (``contested_share`` of the mentioned facts, drawn per fact): most of their
+mentions carry a *competing identifier* (the true one with one digit changed, as a typo or a
+superseded identifier in real literature would), ``contested_ratio`` wrong mentions per right one.
+A model that has converged on the corpus then answers the competing identifier under greedy
+decoding but samples the true one with probability about ``1 / (1 + contested_ratio)``: the fact is
+*latent* by design, not by where pretraining happened to stop. **Noisy facts** (``noisy_share`` of
+the other mentioned facts) get a minority of wrong mentions (``noisy_ratio`` per right one): known,
+but not in every sample. The rest are clean. Which facts are contested or noisy, and their
+competing identifiers, are drawn from a generator keyed by (``seed``, fact), so adding a fact
+changes no other fact's mentions.
+
 A share ``question_share`` of the mentions is the exact question the probe and fine-tuning ask
 (rendered by :mod:`factsurv.prompts` in its plain format, followed by the identifier); the rest are
 statements from :data:`STATEMENT_TEMPLATES`. Distractor terms (not among the facts) are mentioned too,
@@ -17,11 +28,13 @@ so that the model cannot learn that every identifier it meets is a fact.
 
 The corpus is plain text: one *document* per mention, documents separated by a blank line
 (:data:`DOC_SEPARATOR`). Identifiers appear exactly as in the ontology (``HP:0001250``), so counting
-them in ``corpus.txt`` gives back the mention counts (``identifier_frequency``).
+them in ``corpus.txt`` gives back the mention counts of the true identifier
+(``identifier_frequency``).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -54,6 +67,10 @@ class CorpusSettings:
     flatten_high: int = 12
     question_share: float = 0.6
     distractors: int = 30
+    contested_share: float = 0.0
+    contested_ratio: float = 2.0
+    noisy_share: float = 0.0
+    noisy_ratio: float = 0.25
     seed: int = 0
     templates: tuple[str, ...] = field(default=STATEMENT_TEMPLATES)
 
@@ -85,6 +102,42 @@ def mention_counts(
         band = (m >= lo) & (m <= hi)
         m[band] = rng.integers(lo, hi + 1, size=int(band.sum()))
     return m
+
+
+PROFILES = ("none", "clean", "noisy", "contested")
+
+
+def fact_rng(seed: int, key: str) -> np.random.Generator:
+    """A generator keyed by (seed, key): the same draws for a fact whatever else is in the corpus."""
+    digest = int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "little")
+    return np.random.default_rng([int(seed) & 0xFFFFFFFF, digest])
+
+
+def competing_identifier(term_id: str, rng: np.random.Generator, taken: set[str]) -> str:
+    """``term_id`` with one of its last four digits changed (not an identifier in ``taken``)."""
+    prefix, _, digits = term_id.partition(":")
+    if not digits.isdigit() or len(digits) < 4:
+        raise ValueError(f"cannot make a competing identifier for {term_id!r}")
+    for _ in range(100):
+        pos = len(digits) - 1 - int(rng.integers(0, 4))
+        new = str((int(digits[pos]) + int(rng.integers(1, 10))) % 10)
+        cand = f"{prefix}:{digits[:pos]}{new}{digits[pos + 1:]}"
+        if cand not in taken:
+            return cand
+    raise ValueError(f"no free competing identifier for {term_id!r}")
+
+
+def mention_profile(mentions: int, settings: CorpusSettings, rng: np.random.Generator) -> tuple[str, int]:
+    """(profile, wrong mentions) of a fact with ``mentions`` right mentions."""
+    if mentions <= 0:
+        return "none", 0
+    u = rng.random()
+    if u < settings.contested_share:
+        return "contested", max(mentions + 1, int(round(settings.contested_ratio * mentions)))
+    if u < settings.contested_share + settings.noisy_share * (1 - settings.contested_share):
+        wrong = int(np.floor(settings.noisy_ratio * mentions))
+        return ("noisy", wrong) if wrong > 0 else ("clean", 0)
+    return "clean", 0
 
 
 def question_text(user_template: str, plain_format: str, ontology_name: str, label: str, term_id: str) -> str:
@@ -142,7 +195,8 @@ def build_corpus(
     user_template: str = prompts.DEFAULT_USER,
     plain_format: str = prompts.DEFAULT_PLAIN,
 ) -> tuple[list[str], pd.DataFrame]:
-    """The corpus documents (shuffled) and the table ``fact_id, mentions``.
+    """The corpus documents (shuffled) and the table ``fact_id, mentions, profile, wrong_mentions,
+    competing_id`` (``mentions`` counts the true identifier).
 
     ``facts`` needs ``fact_id, ontology, term_id, label, annotation_count``; ``terms`` maps each
     ontology key to its terms table (``term_id, label``, optionally ``obsolete``) for distractors.
@@ -156,12 +210,23 @@ def build_corpus(
         raise ValueError(f"no ontology name for {unknown}")
     rng = np.random.default_rng(settings.seed)
     mentions = mention_counts(facts["annotation_count"].to_numpy(), settings, rng)
+    taken = {str(t) for t in facts["term_id"]}
+    for t in terms.values():
+        taken.update(str(x) for x in t["term_id"])
     docs: list[str] = []
+    profiles, wrong_counts, competing = [], [], []
     for row, n in zip(facts.itertuples(index=False), mentions):
-        docs += _documents_for(
-            str(row.term_id), str(row.label), ontology_names[row.ontology], int(n),
-            settings, user_template, plain_format, rng,
-        )
+        frng = fact_rng(settings.seed, str(row.fact_id))
+        profile, n_wrong = mention_profile(int(n), settings, frng)
+        wrong_id = competing_identifier(str(row.term_id), frng, taken) if n_wrong else ""
+        name = ontology_names[row.ontology]
+        docs += _documents_for(str(row.term_id), str(row.label), name, int(n),
+                               settings, user_template, plain_format, frng)
+        docs += _documents_for(wrong_id, str(row.label), name, n_wrong,
+                               settings, user_template, plain_format, frng)
+        profiles.append(profile)
+        wrong_counts.append(n_wrong)
+        competing.append(wrong_id)
     distractors = choose_distractors(terms, set(facts["fact_id"]), settings.distractors, rng)
     positive = mentions[mentions > 0]
     if len(distractors):
@@ -173,7 +238,10 @@ def build_corpus(
             )
     order = rng.permutation(len(docs))
     docs = [docs[i] for i in order]
-    table = pd.DataFrame({"fact_id": facts["fact_id"].to_numpy(), "mentions": mentions})
+    table = pd.DataFrame({
+        "fact_id": facts["fact_id"].to_numpy(), "mentions": mentions, "profile": profiles,
+        "wrong_mentions": wrong_counts, "competing_id": competing,
+    })
     return docs, table
 
 

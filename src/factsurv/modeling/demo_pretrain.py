@@ -29,7 +29,7 @@ class PretrainSettings:
     max_grad_norm: float = 1.0
     block_size: int = 128
     batch_size: int = 8
-    threads: int = 0
+    threads: int = 2
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> "PretrainSettings":
@@ -93,8 +93,7 @@ def pretrain(
     import torch
     from tqdm.auto import tqdm
 
-    if settings.threads > 0:
-        torch.set_num_threads(settings.threads)
+    torch.set_num_threads(settings.threads)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     encoded = encode_documents(tokenizer, docs)

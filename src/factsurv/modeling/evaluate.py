@@ -1,9 +1,10 @@
 """Greedy evaluation after every epoch: ``results/{run}/eval/epoch_{e}.tsv``.
 
-Columns are exactly ``fact_id, epoch, prediction, correct`` for every fact (trained and withheld);
-``prediction`` is the raw answer text on one line and ``correct`` is 1 when its normalised
-identifier (SPEC §1, :mod:`factsurv.prompts`) equals the fact's ``term_id``. Epoch 0 is the
-untouched base model.
+Columns (:data:`factsurv.tables.EVAL_COLUMNS`) for every fact (trained and withheld): ``prediction``
+is the raw answer text on one line, ``correct`` is 1 when its normalised identifier (SPEC §1,
+:mod:`factsurv.prompts`) equals the fact's ``term_id``, and ``answer_logprob`` / ``answer_tokens``
+give the answer's confidence. Epoch 0 is the untouched base model; its table is also the probe's
+greedy pass (one source of truth for "known at baseline").
 """
 
 from __future__ import annotations
@@ -20,10 +21,9 @@ from factsurv import prompts
 from factsurv.modeling import checkpoint as ckpt
 from factsurv.modeling import loading
 from factsurv.modeling.facts import PromptSettings, encode_prompt, read_facts, render_prompts
+from factsurv.tables import EVAL_COLUMNS
 
 log = logging.getLogger("factsurv")
-
-EVAL_COLUMNS = ["fact_id", "epoch", "prediction", "correct"]
 
 
 def load_trained(spec: dict[str, Any], checkpoint_dir: str | os.PathLike[str] | None, *,
@@ -51,29 +51,30 @@ def load_trained(spec: dict[str, Any], checkpoint_dir: str | os.PathLike[str] | 
 
 
 def greedy_table(model: Any, tokenizer: Any, facts: pd.DataFrame, prompt: PromptSettings, *,
-                 batch_size: int = 64, max_new_tokens: int = 16) -> pd.DataFrame:
-    """fact_id, prediction, correct for every fact, greedy decoding."""
+                 batch_size: int, max_new_tokens: int) -> pd.DataFrame:
+    """fact_id, prediction, correct, answer_logprob, answer_tokens for every fact, greedy decoding."""
     from tqdm.auto import tqdm
 
     from factsurv.modeling.generation import generate_answers
 
     ids = [encode_prompt(tokenizer, p, prompt) for p in render_prompts(tokenizer, facts, prompt)]
-    # longest prompts first keeps padding small; the table keeps the facts' order
-    order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
     bar = tqdm(total=len(ids), desc="greedy", file=sys.stderr, mininterval=5, ascii=True)
-    answers = generate_answers(model, tokenizer, [ids[i] for i in order], batch_size=batch_size,
-                               max_new_tokens=max_new_tokens, prefixes=prompt.prefixes, progress=bar)
+    answers = generate_answers(model, tokenizer, ids, keys=list(facts["fact_id"].astype(str)),
+                               batch_size=batch_size, max_new_tokens=max_new_tokens,
+                               prefixes=prompt.prefixes, progress=bar)
     bar.close()
-    pred = [""] * len(ids)
-    for i, a in zip(order, answers):
-        pred[i] = a[0]
+    first = [a[0] for a in answers]
+    pred = [a.text for a in first]
     correct = [int(prompts.is_correct(p, str(g), prompt.prefixes)) for p, g in zip(pred, facts["term_id"])]
-    return pd.DataFrame({"fact_id": facts["fact_id"].to_numpy(), "prediction": pred, "correct": correct})
+    return pd.DataFrame({
+        "fact_id": facts["fact_id"].to_numpy(), "prediction": pred, "correct": correct,
+        "answer_logprob": [round(a.logprob, 6) for a in first], "answer_tokens": [a.tokens for a in first],
+    })
 
 
 def evaluate_epoch(spec: dict[str, Any], facts_path: str | os.PathLike[str], epoch: int,
                    prompt: PromptSettings, *, checkpoint_dir: str | os.PathLike[str] | None = None,
-                   batch_size: int = 64, max_new_tokens: int = 16, threads: int = 0,
+                   batch_size: int, max_new_tokens: int, threads: int = 0,
                    device: str | None = None) -> pd.DataFrame:
     """The eval table of one epoch (epoch 0: ``checkpoint_dir`` None, the untouched model)."""
     epoch = int(epoch)
@@ -90,4 +91,4 @@ def evaluate_epoch(spec: dict[str, Any], facts_path: str | os.PathLike[str], epo
     by_split = table.assign(split=facts["split"].to_numpy()).groupby("split")["correct"].mean()
     log.info("epoch %d: load %.1f s, eval %.1f s (%.0f facts/s); correct share by split %s", epoch,
              t1 - t0, t2 - t1, len(table) / max(t2 - t1, 1e-9), by_split.round(4).to_dict())
-    return table[EVAL_COLUMNS]
+    return table[list(EVAL_COLUMNS)]

@@ -1,47 +1,76 @@
-"""Batched answer generation: greedy or sampled, left-padded, stopping once an identifier is complete.
+"""Answer generation for evaluation and the probe: one decoding loop, greedy or sampled.
 
-Sampling uses ``num_return_sequences`` so each prompt is encoded once per batch, and a
-:class:`IdentifierComplete` stopping criterion ends a sequence as soon as its text holds a full
-identifier (``PREFIX:NNNNNNN``) or EOS, so answers cost only the tokens they need.
+- **Prefill once**: each batch of prompts (left-padded) is run through the model once; for K samples
+  the key/value cache is then repeated K times, instead of copying every prompt K times.
+- **Batch- and order-invariant sampling**: sample *j* of a fact takes, at answer step *t*, the token
+  at the uniform ``u(seed, key, j, t)`` of the (temperature, top-p) distribution, inverse-CDF.
+  ``u`` comes from a counter-based hash (splitmix64) of the probe seed, the fact's key (its
+  ``fact_id``), *j* and *t*, so a fact's samples do not depend on the batch size, on the other facts
+  or on their order (only on the model's logits for that prompt).
+- **Stopping on the answer**: a sequence ends at EOS, once its text holds an identifier followed by
+  a non-digit, or once the digits run past 7 (``HP:00012501`` is then seen, and is wrong); finished
+  rows leave the batch. Token texts come from a table built once per tokenizer, so no sequence is
+  decoded while it is generated; the answer text is decoded once at the end.
+- Each answer's summed log-probability (under the temperature-1 distribution of the model) and
+  token count come back with it: the confidence of a greedy answer is their ratio.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
+
+import numpy as np
 
 from factsurv import prompts
 
 log = logging.getLogger("factsurv")
 
-
-class IdentifierComplete:
-    """Stop a sequence once its generated text contains a complete identifier."""
-
-    def __init__(self, tokenizer: Any, prompt_len: int, prefixes: Iterable[str]):
-        self.tokenizer = tokenizer
-        self.prompt_len = prompt_len
-        self.pattern = prompts.answer_pattern(tuple(prefixes))
-        self.done: Any = None
-
-    def __call__(self, input_ids: Any, scores: Any = None, **kwargs: Any) -> Any:
-        import torch
-
-        if self.done is None or self.done.shape[0] != input_ids.shape[0]:
-            self.done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-        texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_len:], skip_special_tokens=True)
-        for i, text in enumerate(texts):
-            if not self.done[i] and self.pattern.search(text):
-                self.done[i] = True
-        return self.done.clone()
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
-def _left_pad(batch: Sequence[Sequence[int]], pad_id: int) -> tuple[list[list[int]], list[list[int]]]:
-    width = max(len(ids) for ids in batch)
-    ids = [[pad_id] * (width - len(x)) + list(x) for x in batch]
-    mask = [[0] * (width - len(x)) + [1] * len(x) for x in batch]
-    return ids, mask
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser (uint64 arithmetic wraps, as it should)."""
+    with np.errstate(over="ignore"):
+        x = x ^ (x >> np.uint64(30))
+        x = x * _M1
+        x = x ^ (x >> np.uint64(27))
+        x = x * _M2
+        return x ^ (x >> np.uint64(31))
+
+
+def key_hash(key: str) -> int:
+    """A stable 64-bit number for a fact's key (independent of Python's hash seed)."""
+    return int.from_bytes(hashlib.blake2b(str(key).encode("utf-8"), digest_size=8).digest(), "little")
+
+
+def sample_uniforms(seed: int, keys: Sequence[str], num_samples: int, steps: int) -> np.ndarray:
+    """``u[i, j, t]`` in [0, 1): the uniform of sample j of key i at answer step t."""
+    k = np.array([key_hash(x) for x in keys], dtype=np.uint64)[:, None, None]
+    j = np.arange(num_samples, dtype=np.uint64)[None, :, None]
+    t = np.arange(steps, dtype=np.uint64)[None, None, :]
+    with np.errstate(over="ignore"):
+        base = _mix(np.uint64(int(seed) & 0xFFFFFFFFFFFFFFFF) * _GOLDEN + _GOLDEN)
+        x = _mix(base ^ _mix(k + _GOLDEN))
+        x = _mix(x ^ (j * np.uint64(0x100000) + t + np.uint64(1)))
+    return (x >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One generated answer: its text, the summed log-probability of its tokens (the end token
+    included when one was drawn) and how many tokens that sum covers."""
+
+    text: str
+    logprob: float
+    tokens: int
 
 
 def clean(text: str) -> str:
@@ -49,60 +78,171 @@ def clean(text: str) -> str:
     return " ".join(text.split())
 
 
+@lru_cache(maxsize=8)
+def _stop_pattern(prefixes: tuple[str, ...]) -> re.Pattern[str]:
+    alts = "|".join(re.escape(p) for p in sorted(set(prefixes), key=len, reverse=True))
+    return re.compile(rf"(?:{alts})\s*:\s*(?:\d{{7}}\D|\d{{8}})", re.IGNORECASE)
+
+
+class _Pieces:
+    """The text of every token id (for the stop check), built once per tokenizer."""
+
+    _cache: dict[int, list[str]] = {}
+
+    @classmethod
+    def of(cls, tokenizer: Any, vocab: int) -> list[str]:
+        key = id(tokenizer)
+        if key not in cls._cache or len(cls._cache[key]) < vocab:
+            texts = tokenizer.batch_decode([[i] for i in range(vocab)], skip_special_tokens=False)
+            cls._cache[key] = list(texts)
+        return cls._cache[key]
+
+
+def eos_ids(model: Any, tokenizer: Any) -> set[int]:
+    """Every id that ends an answer: the tokenizer's EOS and the model's generation config EOS."""
+    ids: set[int] = set()
+    for source in (getattr(getattr(model, "generation_config", None), "eos_token_id", None), tokenizer.eos_token_id):
+        if source is None:
+            continue
+        ids.update([source] if isinstance(source, int) else list(source))
+    return ids
+
+
+def _choose(logits: Any, u: Any | None, temperature: float, top_p: float) -> Any:
+    """Next tokens: argmax (``u`` None) or the inverse-CDF draw at ``u`` (one per row)."""
+    import torch
+
+    if u is None:
+        return logits.argmax(-1)
+    probs = torch.softmax(logits.float() / temperature, dim=-1)
+    if top_p < 1.0:
+        sorted_p, order = probs.sort(dim=-1, descending=True)
+        cum = sorted_p.cumsum(-1)
+        sorted_p = sorted_p.masked_fill(cum - sorted_p > top_p, 0.0)
+        cdf = sorted_p.cumsum(-1)
+        pick = torch.searchsorted(cdf, (u * cdf[:, -1]).unsqueeze(1).contiguous()).clamp(max=cdf.shape[1] - 1)
+        return order.gather(1, pick).squeeze(1)
+    cdf = probs.cumsum(-1)
+    pick = torch.searchsorted(cdf, (u * cdf[:, -1]).unsqueeze(1).contiguous())
+    return pick.clamp(max=cdf.shape[1] - 1).squeeze(1)
+
+
 def generate_answers(
     model: Any,
     tokenizer: Any,
     prompt_ids: Sequence[Sequence[int]],
     *,
+    keys: Sequence[str] | None = None,
     batch_size: int = 32,
-    max_new_tokens: int = 16,
+    max_new_tokens: int = 48,
     num_samples: int = 0,
     temperature: float = 1.0,
     top_p: float = 1.0,
+    seed: int = 0,
     prefixes: Iterable[str] = prompts.DEFAULT_PREFIXES,
     progress: Any = None,
-) -> list[list[str]]:
-    """The answer texts per prompt: one greedy answer (``num_samples=0``) or ``num_samples`` samples.
-
-    The caller seeds torch's RNG before sampling. Returns one list of strings per prompt.
-    """
+) -> list[list[Answer]]:
+    """The answers per prompt, in the prompts' order: one greedy answer (``num_samples=0``) or
+    ``num_samples`` samples, each drawn from the uniforms keyed by ``keys[i]`` (the facts' ids)."""
     import torch
 
     prefixes = tuple(prefixes)
+    n = len(prompt_ids)
+    if keys is None:
+        keys = [str(i) for i in range(n)]
+    if len(keys) != n:
+        raise ValueError(f"{len(keys)} keys for {n} prompts")
+    sampling = num_samples > 0
+    reps = num_samples if sampling else 1
     device = next(model.parameters()).device
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    sampling = num_samples > 0
-    n_ret = num_samples if sampling else 1
-    out: list[list[str]] = []
+    stops = eos_ids(model, tokenizer)
+    stop_list = torch.tensor(sorted(stops), device=device) if stops else None
+    vocab = int(model.get_output_embeddings().weight.shape[0])
+    pieces = _Pieces.of(tokenizer, vocab)
+    pattern = _stop_pattern(prefixes)
+    # longest prompts first: less padding per batch; answers go back to the prompts' order
+    order = sorted(range(n), key=lambda i: -len(prompt_ids[i]))
+    out: list[list[Answer]] = [[] for _ in range(n)]
     was_training = model.training
     model.eval()
-    gen_kwargs: dict[str, Any] = {
-        "max_new_tokens": max_new_tokens,
-        "pad_token_id": pad_id,
-        "eos_token_id": tokenizer.eos_token_id,
-        "num_return_sequences": n_ret,
-    }
-    if sampling:
-        gen_kwargs.update(do_sample=True, temperature=temperature, top_p=top_p, top_k=0)
-    else:
-        gen_kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-    from transformers import StoppingCriteriaList
-
     with torch.inference_mode():
-        for start in range(0, len(prompt_ids), batch_size):
-            chunk = prompt_ids[start:start + batch_size]
-            ids, mask = _left_pad(chunk, pad_id)
-            input_ids = torch.tensor(ids, device=device)
-            attention = torch.tensor(mask, device=device)
-            stop = IdentifierComplete(tokenizer, input_ids.shape[1], prefixes)
-            seqs = model.generate(
-                input_ids=input_ids, attention_mask=attention,
-                stopping_criteria=StoppingCriteriaList([stop]), **gen_kwargs,
+        for start in range(0, n, batch_size):
+            idx = order[start:start + batch_size]
+            answers = _generate_batch(
+                model, [prompt_ids[i] for i in idx], [keys[i] for i in idx], reps=reps, sampling=sampling,
+                temperature=temperature, top_p=top_p, seed=seed, max_new_tokens=max_new_tokens,
+                pad_id=pad_id, stop_list=stop_list, pieces=pieces, pattern=pattern, device=device,
             )
-            texts = tokenizer.batch_decode(seqs[:, input_ids.shape[1]:], skip_special_tokens=True)
-            for i in range(len(chunk)):
-                out.append([clean(t) for t in texts[i * n_ret:(i + 1) * n_ret]])
+            for b, i in enumerate(idx):
+                toks = answers[b * reps:(b + 1) * reps]
+                texts = tokenizer.batch_decode([t for t, _, _ in toks], skip_special_tokens=True)
+                out[i] = [Answer(clean(text), lp, c) for text, (_, lp, c) in zip(texts, toks)]
             if progress is not None:
-                progress.update(len(chunk))
+                progress.update(len(idx))
     model.train(was_training)
     return out
+
+
+def _generate_batch(model: Any, batch: Sequence[Sequence[int]], keys: Sequence[str], *, reps: int, sampling: bool,
+                    temperature: float, top_p: float, seed: int, max_new_tokens: int, pad_id: int,
+                    stop_list: Any, pieces: list[str], pattern: re.Pattern[str],
+                    device: Any) -> list[tuple[list[int], float, int]]:
+    """(answer token ids, summed log-probability, tokens scored) per prompt × repetition, prompt-major
+    (the end token, when one was drawn, is scored but not kept)."""
+    import torch
+
+    width = max(len(x) for x in batch)
+    ids = torch.tensor([[pad_id] * (width - len(x)) + list(x) for x in batch], device=device)
+    mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in batch], device=device)
+    position = (mask.cumsum(-1) - 1).clamp(min=0)
+    out = model(input_ids=ids, attention_mask=mask, position_ids=position, use_cache=True)
+    cache = out.past_key_values
+    logits = out.logits[:, -1, :]
+    if reps > 1:
+        cache.batch_repeat_interleave(reps)
+        mask = mask.repeat_interleave(reps, dim=0)
+        logits = logits.repeat_interleave(reps, dim=0)
+    rows = len(batch) * reps
+    uniforms = None
+    if sampling:
+        u = sample_uniforms(seed, keys, reps, max_new_tokens).reshape(rows, max_new_tokens)
+        uniforms = torch.tensor(u, device=device, dtype=torch.float32)
+    last_pos = mask.sum(-1, keepdim=True) - 1
+    alive = torch.arange(rows, device=device)  # rows still generating, as indices into the batch
+    tokens: list[list[int]] = [[] for _ in range(rows)]
+    texts = [""] * rows
+    logprob = [0.0] * rows
+    scored = [0] * rows
+    for step in range(max_new_tokens):
+        u = uniforms[alive, step] if uniforms is not None else None
+        nxt = _choose(logits, u, temperature, top_p)
+        lp = torch.log_softmax(logits.float(), -1).gather(1, nxt[:, None]).squeeze(1)
+        is_stop = torch.isin(nxt, stop_list) if stop_list is not None else torch.zeros_like(nxt, dtype=torch.bool)
+        nxt_l, lp_l, stop_l, alive_l = nxt.tolist(), lp.tolist(), is_stop.tolist(), alive.tolist()
+        keep = []
+        for pos, (r, tok, p, s) in enumerate(zip(alive_l, nxt_l, lp_l, stop_l)):
+            logprob[r] += p
+            scored[r] += 1
+            if s:
+                continue
+            tokens[r].append(tok)
+            texts[r] += pieces[tok] if tok < len(pieces) else ""
+            if not pattern.search(texts[r]):
+                keep.append(pos)
+        if not keep or step == max_new_tokens - 1:
+            break
+        keep_t = torch.tensor(keep, device=device)
+        if len(keep) < len(alive_l):
+            cache.batch_select_indices(keep_t)
+            mask = mask[keep_t]
+            last_pos = last_pos[keep_t]
+            nxt = nxt[keep_t]
+            alive = alive[keep_t]
+        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)
+        last_pos = last_pos + 1
+        out = model(input_ids=nxt[:, None], attention_mask=mask, position_ids=last_pos,
+                    past_key_values=cache, use_cache=True)
+        cache = out.past_key_values
+        logits = out.logits[:, -1, :]
+    return [(t, lp, c) for t, lp, c in zip(tokens, logprob, scored)]

@@ -1,0 +1,161 @@
+"""Probe and eval speed, before and after the prefill-once decoding loop, side by side in one run.
+
+    .venv/bin/python bench/bench_probe.py --model results/models/demo/pretrained \
+        --facts results/facts/facts.tsv [--k 20] [--threads 2] [--limit 1600]
+
+"before" is the decoding that factsurv used until 2026-12 (kept here, verbatim in spirit, as the
+reference): ``model.generate`` with ``num_return_sequences = K`` (each prompt copied K times before
+the prefill), a stopping criterion that decodes every sequence to text at every step, one RNG seeded
+per probe. "after" is :func:`factsurv.modeling.generation.generate_answers` (prefill once, KV cache
+repeated K times, stop on token texts from a table, keyed per-fact uniforms). Both sample the same
+facts with the same K, temperature and batch size on the same model and threads.
+
+Writes ``bench/results/probe_<date>.json``: samples/s (sampling only; the greedy answer of the probe
+now comes from eval epoch 0), eval facts/s (greedy), the speed-ups, and the share of facts whose
+greedy answers agree between the two implementations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+
+class _OldStop:
+    """The old stop criterion: decode every sequence at every step and search the pattern."""
+
+    def __init__(self, tokenizer, prompt_len, pattern):
+        self.tokenizer, self.prompt_len, self.pattern, self.done = tokenizer, prompt_len, pattern, None
+
+    def __call__(self, input_ids, scores=None, **kwargs):
+        import torch
+
+        if self.done is None or self.done.shape[0] != input_ids.shape[0]:
+            self.done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_len:], skip_special_tokens=True)
+        for i, text in enumerate(texts):
+            if not self.done[i] and self.pattern.search(text):
+                self.done[i] = True
+        return self.done.clone()
+
+
+def old_generate(model, tokenizer, prompt_ids, *, batch_size, max_new_tokens, num_samples, seed=0):
+    """The pre-2026-12 implementation (HF generate, num_return_sequences)."""
+    import re
+
+    import torch
+    from transformers import StoppingCriteriaList
+
+    pattern = re.compile(r"(HP|GO)\s*:\s*(\d{7})", re.IGNORECASE)
+    pad = tokenizer.pad_token_id
+    n_ret = max(num_samples, 1)
+    kw = dict(max_new_tokens=max_new_tokens, pad_token_id=pad, eos_token_id=tokenizer.eos_token_id,
+              num_return_sequences=n_ret)
+    if num_samples:
+        kw.update(do_sample=True, temperature=1.0, top_p=1.0, top_k=0)
+    else:
+        kw.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+    order = sorted(range(len(prompt_ids)), key=lambda i: -len(prompt_ids[i]))
+    out = [None] * len(prompt_ids)
+    torch.manual_seed(seed)
+    with torch.inference_mode():
+        for s in range(0, len(order), batch_size):
+            idx = order[s:s + batch_size]
+            chunk = [prompt_ids[i] for i in idx]
+            w = max(map(len, chunk))
+            ids = torch.tensor([[pad] * (w - len(x)) + list(x) for x in chunk])
+            mask = torch.tensor([[0] * (w - len(x)) + [1] * len(x) for x in chunk])
+            seqs = model.generate(input_ids=ids, attention_mask=mask,
+                                  stopping_criteria=StoppingCriteriaList([_OldStop(tokenizer, w, pattern)]), **kw)
+            texts = tokenizer.batch_decode(seqs[:, w:], skip_special_tokens=True)
+            for b, i in enumerate(idx):
+                out[i] = [" ".join(t.split()) for t in texts[b * n_ret:(b + 1) * n_ret]]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="results/models/demo/pretrained")
+    ap.add_argument("--facts", default="results/facts/facts.tsv")
+    ap.add_argument("--k", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--eval-batch-size", type=int, default=64)
+    ap.add_argument("--max-new-tokens", type=int, default=16, help="the old default (the new one is 48)")
+    ap.add_argument("--limit", type=int, default=0, help="probe only the first N facts (0: all)")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    args = ap.parse_args()
+
+    import torch
+
+    from factsurv import prompts
+    from factsurv.modeling.facts import PromptSettings, encode_prompt, read_facts, render_prompts
+    from factsurv.modeling.generation import generate_answers
+    from factsurv.modeling.loading import load_model, load_tokenizer, model_spec
+
+    torch.set_num_threads(args.threads)
+    facts = read_facts(args.facts)
+    if args.limit:
+        facts = facts.head(args.limit).reset_index(drop=True)
+    spec = model_spec({"source": "path"}, args.model)
+    tok, model = load_tokenizer(spec), load_model(spec)
+    prompt = PromptSettings.from_params({}, {"hpo": "Human Phenotype Ontology", "go": "Gene Ontology"})
+    ids = [encode_prompt(tok, p, prompt) for p in render_prompts(tok, facts, prompt)]
+    keys = list(facts["fact_id"])
+    gold = list(facts["term_id"])
+    res: dict = {}
+
+    def timed(fn):
+        t0 = time.perf_counter()
+        r = fn()
+        return r, time.perf_counter() - t0
+
+    # greedy (eval): the new loop, then the old
+    new_g, t_new_g = timed(lambda: generate_answers(model, tok, ids, keys=keys, batch_size=args.eval_batch_size,
+                                                    max_new_tokens=48))
+    old_g, t_old_g = timed(lambda: old_generate(model, tok, ids, batch_size=args.eval_batch_size,
+                                                max_new_tokens=args.max_new_tokens, num_samples=0))
+    agree = sum(prompts.normalize_answer(a[0].text) == prompts.normalize_answer(b[0])
+                for a, b in zip(new_g, old_g)) / len(ids)
+    res["eval"] = {"facts": len(ids), "before_facts_per_s": round(len(ids) / t_old_g, 1),
+                   "after_facts_per_s": round(len(ids) / t_new_g, 1), "speedup": round(t_old_g / t_new_g, 2),
+                   "greedy_identifier_agreement": round(agree, 4)}
+    print(json.dumps(res["eval"]), flush=True)
+    # sampling (probe)
+    new_s, t_new_s = timed(lambda: generate_answers(model, tok, ids, keys=keys, batch_size=args.batch_size,
+                                                    max_new_tokens=48, num_samples=args.k, seed=0))
+    old_s, t_old_s = timed(lambda: old_generate(model, tok, ids, batch_size=args.batch_size,
+                                                max_new_tokens=args.max_new_tokens, num_samples=args.k))
+    n = len(ids) * args.k
+    right_new = sum(prompts.is_correct(a.text, g) for s, g in zip(new_s, gold) for a in s) / n
+    right_old = sum(prompts.is_correct(a, g) for s, g in zip(old_s, gold) for a in s) / n
+    res["probe"] = {"facts": len(ids), "k": args.k, "samples": n,
+                    "before_samples_per_s": round(n / t_old_s, 1), "after_samples_per_s": round(n / t_new_s, 1),
+                    "speedup": round(t_old_s / t_new_s, 2), "before_s": round(t_old_s, 1), "after_s": round(t_new_s, 1),
+                    "share_correct_samples_before": round(right_old, 4), "share_correct_samples_after": round(right_new, 4)}
+    print(json.dumps(res["probe"]), flush=True)
+    res.update({
+        "what": "probe sampling and greedy eval: before (HF generate, num_return_sequences) vs after (prefill once)",
+        "model": args.model, "threads": args.threads, "batch_size": args.batch_size,
+        "eval_batch_size": args.eval_batch_size, "before_max_new_tokens": args.max_new_tokens,
+        "after_max_new_tokens": 48, "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "cpu": platform.processor() or platform.machine(), "torch": torch.__version__,
+        "targets": {"probe_speedup": 5.0, "eval_speedup": 2.0},
+    })
+    res["targets_met"] = {"probe": res["probe"]["speedup"] >= 5.0, "eval": res["eval"]["speedup"] >= 2.0}
+    out = Path(args.out) / f"probe_{dt.datetime.now():%Y%m%d_%H%M}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=1) + "\n")
+    print(out)
+
+
+if __name__ == "__main__":
+    main()
