@@ -196,7 +196,8 @@ def _generate_batch(model: Any, batch: Sequence[Sequence[int]], keys: Sequence[s
     ids = torch.tensor([[pad_id] * (width - len(x)) + list(x) for x in batch], device=device)
     mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in batch], device=device)
     position = (mask.cumsum(-1) - 1).clamp(min=0)
-    out = model(input_ids=ids, attention_mask=mask, position_ids=position, use_cache=True)
+    # logits of the last position only: the prefill never materialises (batch, length, vocab)
+    out = model(input_ids=ids, attention_mask=mask, position_ids=position, use_cache=True, logits_to_keep=1)
     cache = out.past_key_values
     logits = out.logits[:, -1, :]
     if reps > 1:
