@@ -79,3 +79,20 @@ def test_table_config_errors_before_any_job(workdir):
     assert proc.returncode != 0
     assert "facts.tables.0.path: file not found: tests/data/tables/absent.csv" in out
     assert "facts.tables.0.ontology: 'mp' is not a key of `ontologies`" in out
+
+
+def test_the_published_table_example_config_is_valid(tmp_path):
+    import yaml
+
+    from conftest import REPO
+    from factsurv.config import validate_config
+
+    cfg = yaml.safe_load((REPO / "config/published_table.yaml").read_text())
+    assert [t["path"] for t in cfg["facts"]["tables"]] == ["resources/tables/hpo_terms.csv", "resources/tables/go_terms.csv"]
+    for t in cfg["facts"]["tables"]:  # the published files are not in the repository
+        t["path"] = str(REPO / "tests/data/tables/published_hpo.csv")
+    cfg["models"]["llama"]["local_files_only"] = False  # no weights on a test machine
+    cfg = validate_config(cfg, REPO / "workflow/schemas/config.schema.yaml")
+    assert cfg["facts"]["source"] == "table" and cfg["literature"]["source"] == "europepmc"
+    assert cfg["literature"]["europepmc"]["base_url"] == "https://www.ebi.ac.uk/europepmc/webservices/rest/search"
+    assert cfg["facts"]["tables"][1]["split"] == "random" and cfg["facts"]["tables"][1]["heldout"] == 400
