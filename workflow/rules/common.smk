@@ -138,7 +138,8 @@ def literature_counts_input(wildcards):
 
 def sampled_ontologies():
     """The ontologies the facts come from: those of sample.counts, or with facts.source: table
-    those the tables name (all configured ones when a table takes them from the prefixes)."""
+    those the tables name (all configured ones when a table takes them from the prefixes).
+    """
     if facts_from_table():
         named = [t["ontology"] for t in config["facts"]["tables"]]
         if any(o is None for o in named):
