@@ -38,6 +38,13 @@ def test_tiny_fixture_terms():
     assert set(hp["namespace"]) == {"human_phenotype"}  # from default-namespace
 
 
+def test_alt_ids_and_replaced_by_are_kept():
+    terms, _, graph = parse_terms(TINY / "hp.obo")
+    assert graph.alt_ids == {"HP:0000100": "HP:0000012"}
+    assert graph.replaced_by == {"HP:0000008": ["HP:0000009"]}
+    assert "HP:0000100" not in set(terms["term_id"])  # an alt_id is no term of its own
+
+
 def test_malformed_obo_names_file_and_line(tmp_path):
     bad = tmp_path / "bad.obo"
     bad.write_text("format-version: 1.2\n\n[Term]\nid: HP:0000001\nname: All\n\n[Term]\nid HP:0000002\nname: broken\n")

@@ -110,6 +110,21 @@ def semantic_errors(config: dict[str, Any]) -> list[str]:
                 f"(defined: {', '.join(models) or 'none'})"
             )
     counts = config.get("sample", {}).get("counts", {})
+    facts = config.get("facts", {})
+    from_table = facts.get("source") == "table"
+    if from_table:
+        if not facts.get("tables"):
+            out.append("config error at facts.tables: list at least one table when facts.source is 'table'")
+        for i, table in enumerate(facts.get("tables", [])):
+            if not Path(table["path"]).is_file():
+                out.append(f"config error at facts.tables.{i}.path: file not found: {table['path']}")
+            if table.get("ontology") is not None and table["ontology"] not in ontologies:
+                out.append(
+                    f"config error at facts.tables.{i}.ontology: {table['ontology']!r} is not a key of `ontologies` "
+                    f"(defined: {', '.join(ontologies)})"
+                )
+    elif not counts:
+        out.append("config error at sample.counts: required when facts.source is 'sample' (the default)")
     for onto in counts:
         if onto not in ontologies:
             out.append(
@@ -117,7 +132,7 @@ def semantic_errors(config: dict[str, Any]) -> list[str]:
                 f"(defined: {', '.join(ontologies)})"
             )
     total = sum(int(c.get("train", 0)) + int(c.get("heldout", 0)) for c in counts.values())
-    if counts and total == 0:
+    if counts and total == 0 and not from_table:
         out.append("config error at sample.counts: no facts requested (every train and heldout count is 0)")
     for onto, spec in ontologies.items():
         for part in ("obo", "annotations"):

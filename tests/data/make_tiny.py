@@ -1,7 +1,7 @@
 """Writes the tiny ontology fixtures in tests/data/tiny/ (committed; re-run to regenerate).
 
 Two small OBO files in the shape of HPO and GO (a tree of is_a edges, GO with part_of and three
-namespaces, a few obsolete terms, one shared label) and annotation files in the hpoa and GAF formats.
+namespaces, a few obsolete terms (one with replaced_by), one alt_id, one shared label) and annotation files in the hpoa and GAF formats.
 """
 
 import gzip
@@ -48,8 +48,12 @@ def write_obo(path, prefix, n, namespaces, default_ns, rng, part_of=False):
                 lines.append(f"relationship: part_of {same[0]} ! whole")
         if k % 4 == 1:
             lines.append(f'synonym: "{labs[k].lower()} syn" EXACT []')
+        if k == 11:
+            lines.append(f"alt_id: {prefix}:{n + 40:07d}")  # a merged-away identifier of this term
         if k in (7, 19, 33):
             lines.append("is_obsolete: true")
+        if k == 7:
+            lines.append(f"replaced_by: {ids[k + 1]}")
         lines.append("")
     path.write_text("\n".join(lines))
     return ids

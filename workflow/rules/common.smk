@@ -23,6 +23,16 @@ def _alternatives(names):
     return "|".join(re.escape(n) for n in names) if names else "(?!x)x"
 
 
+def canonical(value):
+    """Dicts with sorted keys (recursively), so that params compare equal whatever the key order
+    in the config file (Snakemake compares params by their text)."""
+    if isinstance(value, dict):
+        return {k: canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    return value
+
+
 def ontology(onto):
     return config["ontologies"][onto]
 
@@ -78,6 +88,36 @@ def sample_facts_input(wildcards):
     return inputs
 
 
+def facts_from_table():
+    return config["facts"]["source"] == "table"
+
+
+def table_facts_input(wildcards):
+    """The fact tables and, per ontology they may name, the parsed release (terms, alt_ids from the
+    OBO file), the annotation counts and the provenance records."""
+    inputs = {f"table_{i}": t["path"] for i, t in enumerate(config["facts"]["tables"])}
+    for onto in sampled_ontologies():
+        inputs[f"terms_{onto}"] = f"results/terms/{onto}.tsv"
+        inputs[f"obo_{onto}"] = f"resources/ontologies/{onto}.obo"
+        inputs[f"obo_provenance_{onto}"] = (
+            f"resources/ontologies/{onto}.obo.provenance.json"
+        )
+        if has_annotations(onto):
+            inputs[f"counts_{onto}"] = f"results/annotations/{onto}.tsv"
+            inputs[f"annotations_provenance_{onto}"] = (
+                annotation_path(onto) + ".provenance.json"
+            )
+    return inputs
+
+
+def table_facts_seed():
+    """sample.seed, only when a table draws its split at random (otherwise changing the seed
+    re-runs nothing)."""
+    if any(t["split"] == "random" for t in config["facts"]["tables"]):
+        return config["sample"]["seed"]
+    return None
+
+
 def literature_inputs():
     lit = config["literature"]
     if lit["source"] == "table":
@@ -87,7 +127,24 @@ def literature_inputs():
     return []
 
 
+def literature_counts_input(wildcards):
+    inputs = {"facts": "results/facts/facts.tsv", "sources": literature_inputs()}
+    if config["literature"]["source"] == "europepmc":
+        inputs["fetched"] = "results/facts/literature_europepmc.tsv"
+    if facts_from_table():
+        inputs["overrides"] = "results/facts/facts_table_literature.tsv"
+    return inputs
+
+
 def sampled_ontologies():
+    """The ontologies the facts come from: those of sample.counts, or with facts.source: table
+    those the tables name (all configured ones when a table takes them from the prefixes).
+    """
+    if facts_from_table():
+        named = [t["ontology"] for t in config["facts"]["tables"]]
+        if any(o is None for o in named):
+            return list(ONTOLOGIES)
+        return [o for o in ONTOLOGIES if o in named]
     counts = config["sample"]["counts"]
     return [o for o in ONTOLOGIES if o in counts]
 

@@ -84,32 +84,80 @@ rule annotation_counts:
         "../scripts/annotation_counts.py"
 
 
-rule sample_facts:
+if facts_from_table():
+
+    # facts.source: table — the facts listed in the user's tables, checked against the release.
+    rule table_facts:
+        input:
+            unpack(table_facts_input),
+        output:
+            facts="results/facts/facts.tsv",
+            provenance="results/facts/facts.provenance.json",
+            report="results/facts/facts_table_report.tsv",
+            literature="results/facts/facts_table_literature.tsv",
+        log:
+            "logs/table_facts.log",
+        conda:
+            "../../envs/data.yaml"
+        resources:
+            mem_mb=3000,
+            runtime=20,
+        params:
+            tables=canonical(config["facts"]["tables"]),
+            on_mismatch=config["facts"]["on_mismatch"],
+            seed=table_facts_seed(),
+            prefixes=canonical({o: ontology(o)["prefix"] for o in sampled_ontologies()}),
+        script:
+            "../scripts/table_facts.py"
+
+else:
+
+    rule sample_facts:
+        input:
+            unpack(sample_facts_input),
+        output:
+            facts="results/facts/facts.tsv",
+            provenance="results/facts/facts.provenance.json",
+        log:
+            "logs/sample_facts.log",
+        conda:
+            "../../envs/data.yaml"
+        params:
+            seed=config["sample"]["seed"],
+            counts=config["sample"]["counts"],
+            duplicate_labels=config["sample"]["duplicate_labels"],
+            ontologies=lambda w: {
+                o: {k: ontology(o)[k] for k in ("prefix", "namespace")}
+                for o in sampled_ontologies()
+            },
+        script:
+            "../scripts/sample_facts.py"
+
+
+# Europe PMC is asked from where Snakemake runs (compute nodes often have no internet); the cache
+# (literature.europepmc.cache) is no output: Snakemake would delete it before the job.
+localrules:
+    fetch_europepmc,
+
+
+rule fetch_europepmc:
     input:
-        unpack(sample_facts_input),
-    output:
         facts="results/facts/facts.tsv",
-        provenance="results/facts/facts.provenance.json",
+    output:
+        counts="results/facts/literature_europepmc.tsv",
     log:
-        "logs/sample_facts.log",
+        "logs/fetch_europepmc.log",
     conda:
         "../../envs/data.yaml"
     params:
-        seed=config["sample"]["seed"],
-        counts=config["sample"]["counts"],
-        duplicate_labels=config["sample"]["duplicate_labels"],
-        ontologies=lambda w: {
-            o: {k: ontology(o)[k] for k in ("prefix", "namespace")}
-            for o in sampled_ontologies()
-        },
+        europepmc=canonical(config["literature"]["europepmc"]),
     script:
-        "../scripts/sample_facts.py"
+        "../scripts/fetch_europepmc.py"
 
 
 rule literature_counts:
     input:
-        facts="results/facts/facts.tsv",
-        sources=literature_inputs(),
+        unpack(literature_counts_input),
     output:
         counts="results/facts/literature_counts.tsv",
     log:

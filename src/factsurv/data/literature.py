@@ -5,6 +5,8 @@ Sources (``literature.source``):
 - ``none``: both covariates are missing (NA) — the analysis drops them with a logged warning;
 - ``table``: a TSV the user supplies with ``term_id`` (or ``fact_id``), ``identifier_frequency``,
   ``term_frequency``;
+- ``europepmc``: hit counts of the Europe PMC search, fetched (and cached) by the rule
+  ``fetch_europepmc`` (:mod:`factsurv.data.europepmc`); this module reads its table;
 - ``corpus``: counted in local text files (``.txt``, ``.txt.gz``; folders are searched recursively).
   ``identifier_frequency`` counts exact identifiers (``HP:0001250``), ``term_frequency`` counts the
   label as whole words, case-insensitively, each label independently (so "Seizure" is counted inside
@@ -109,8 +111,63 @@ def from_table(facts: pd.DataFrame, path: str | Path) -> pd.DataFrame:
     return merged[LIT_COLUMNS]
 
 
-def literature_counts(facts: pd.DataFrame, source: str, *, table: str | None = None, corpus: list[str] | None = None) -> pd.DataFrame:
+def literature_counts(
+    facts: pd.DataFrame,
+    source: str,
+    *,
+    table: str | None = None,
+    corpus: list[str] | None = None,
+    fetched: str | None = None,
+    overrides: str | None = None,
+) -> pd.DataFrame:
+    """The counts of ``source``; where ``overrides`` (the fact table's own counts, written by the rule
+    ``table_facts``) gives a value, it replaces the counted one."""
+    counts = _from_source(facts, source, table=table, corpus=corpus, fetched=fetched, overrides=overrides)
+    if overrides:
+        counts = apply_overrides(counts, read_tsv(overrides, LIT_COLUMNS, dtype={"fact_id": str}), overrides)
+    return counts
+
+
+def apply_overrides(counts: pd.DataFrame, given: pd.DataFrame, path: str) -> pd.DataFrame:
+    given = _align(counts, given)
+    out = counts.copy()
+    for c in ("identifier_frequency", "term_frequency"):
+        value = pd.to_numeric(given[c], errors="coerce")
+        n = int(value.notna().sum())
+        if n:
+            out[c] = value.where(value.notna(), pd.to_numeric(out[c], errors="coerce")).astype("Float64")
+            if (out[c].dropna() == out[c].dropna().round()).all():
+                out[c] = out[c].round().astype("Int64")
+            log.info("%s: %s from the fact table for %d of %d facts", path, c, n, len(out))
+    return out
+
+
+def _align(counts: pd.DataFrame, given: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``given`` for the facts of ``counts``, in their order (NA where absent)."""
+    return counts[["fact_id"]].merge(given, on="fact_id", how="left")
+
+
+def from_fetched(facts: pd.DataFrame, path: str) -> pd.DataFrame:
+    """The table of the rule fetch_europepmc → LIT_COLUMNS in the order of ``facts``."""
+    table = read_tsv(path, LIT_COLUMNS, dtype={"fact_id": str})
+    merged = _align(facts[["fact_id"]], table[LIT_COLUMNS])
+    missing = merged["identifier_frequency"].isna()
+    if missing.any():
+        raise InputError(f"{path}: no counts for fact {merged['fact_id'][missing].iloc[0]!r} (re-run fetch_europepmc)")
+    return merged
+
+
+def _from_source(facts: pd.DataFrame, source: str, *, table: str | None, corpus: list[str] | None,
+                 fetched: str | None, overrides: str | None) -> pd.DataFrame:
+    if source == "europepmc":
+        if not fetched:
+            raise InputError("literature.source 'europepmc': the fetched counts (rule fetch_europepmc) are missing")
+        return from_fetched(facts, fetched)
     if source == "none":
+        if overrides:
+            log.warning("literature.source is 'none': identifier_frequency and term_frequency come from the fact table "
+                        "only; facts it gives no count for are NA")
+            return pd.DataFrame({"fact_id": facts["fact_id"], "identifier_frequency": pd.NA, "term_frequency": pd.NA})
         log.warning(
             "literature.source is 'none': identifier_frequency and term_frequency are NA and the analysis drops them"
         )

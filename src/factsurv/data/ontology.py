@@ -38,6 +38,8 @@ class OntologyGraph:
     part_of: dict[str, list[str]] = field(default_factory=dict)  # part_of targets
     release: str | None = None
     default_namespace: str | None = None
+    alt_ids: dict[str, str] = field(default_factory=dict)  # alt_id → primary id (OBO ``alt_id``)
+    replaced_by: dict[str, list[str]] = field(default_factory=dict)  # obsolete id → ``replaced_by`` ids
 
 
 def load_obo(path: str | Path) -> OntologyGraph:
@@ -75,8 +77,17 @@ def load_obo(path: str | Path) -> OntologyGraph:
     rows = []
     parents: dict[str, list[str]] = {}
     part_of: dict[str, list[str]] = {}
+    alt_ids: dict[str, str] = {}
+    replaced_by: dict[str, list[str]] = {}
     for term in ont.terms():
         tid = term.id
+        for alt in sorted(term.alternate_ids):
+            if alt in alt_ids and alt_ids[alt] != tid:
+                log.warning("%s: alt_id %s is declared by %s and %s; keeping %s", path, alt, alt_ids[alt], tid, alt_ids[alt])
+                continue
+            alt_ids[alt] = tid
+        if term.obsolete and term.replaced_by:
+            replaced_by[tid] = sorted(t.id for t in term.replaced_by)
         ns = term.namespace or default_ns
         rows.append(
             {
@@ -101,6 +112,8 @@ def load_obo(path: str | Path) -> OntologyGraph:
         part_of=part_of,
         release=ont.metadata.data_version,
         default_namespace=default_ns,
+        alt_ids=alt_ids,
+        replaced_by=replaced_by,
     )
 
 
