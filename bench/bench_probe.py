@@ -81,6 +81,39 @@ def old_generate(model, tokenizer, prompt_ids, *, batch_size, max_new_tokens, nu
     return out
 
 
+STARTUP = """
+import sys, time
+t0 = time.perf_counter()
+import snakemake.script
+from factsurv.rules import rule_logging
+from factsurv.modeling import evaluate, probe, train, loading, generation
+import torch, transformers
+from transformers import AutoModelForCausalLM, AutoTokenizer
+t1 = time.perf_counter()
+heavy = [m for m in ("peft", "bitsandbytes", "lifelines", "matplotlib") if m in sys.modules]
+print(round(t1 - t0, 3), ",".join(heavy))
+"""
+
+
+def job_startup(repeats: int = 3) -> dict:
+    """Interpreter start + the imports a model job makes before its work (eval, probe, full training),
+    in a fresh process; and whether peft, bitsandbytes, lifelines or matplotlib came along."""
+    import subprocess
+
+    walls, imports, heavy = [], [], set()
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", STARTUP], capture_output=True, text=True,
+                             env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"}, check=True)
+        walls.append(time.perf_counter() - t0)
+        t, _, mods = out.stdout.strip().partition(" ")
+        imports.append(float(t))
+        heavy.update(m for m in mods.split(",") if m)
+    return {"wall_s_median": round(sorted(walls)[len(walls) // 2], 2),
+            "imports_s_median": round(sorted(imports)[len(imports) // 2], 2),
+            "heavy_modules_imported": sorted(heavy)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="results/models/demo/pretrained")
@@ -142,6 +175,8 @@ def main() -> None:
                     "speedup": round(t_old_s / t_new_s, 2), "before_s": round(t_old_s, 1), "after_s": round(t_new_s, 1),
                     "share_correct_samples_before": round(right_old, 4), "share_correct_samples_after": round(right_new, 4)}
     print(json.dumps(res["probe"]), flush=True)
+    res["job_startup"] = job_startup()
+    print(json.dumps(res["job_startup"]), flush=True)
     res.update({
         "what": "probe sampling and greedy eval: before (HF generate, num_return_sequences) vs after (prefill once)",
         "model": args.model, "threads": args.threads, "batch_size": args.batch_size,

@@ -70,6 +70,7 @@ def case_config(seeds: list[int], threads: list[int]) -> tuple[dict, list[str]]:
             models[name] = model
             run = json.loads(json.dumps(demo_run))
             run["model"], run["threads"] = name, t
+            run.setdefault("resources", {})["cpus"] = t  # so that Snakemake never runs 2 × t threads on t cores
             runs[name] = run
     cfg["models"], cfg["runs"] = models, runs
     # the corpus does not depend on the pretraining seed: every case counts literature in the same text
@@ -94,7 +95,7 @@ def main() -> None:
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     t0 = time.perf_counter()
     proc = subprocess.run([snakemake, "--cores", str(args.cores), "--configfile", "config/robustness.yaml",
-                           "--keep-going"], cwd=wd, env=env)
+                           "--keep-going", "--rerun-incomplete"], cwd=wd, env=env)
     wall = time.perf_counter() - t0
     cases = {}
     for name in names:
