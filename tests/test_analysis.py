@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from factsurv.analysis.cox import CoxSettings, cox_table, fit_cox
+from factsurv.config import section_defaults
 from factsurv.analysis.dynamics import group_dynamics
 from factsurv.analysis.events import build_events, event_times
 from factsurv.analysis.inputs import load_evals
@@ -17,6 +18,14 @@ from factsurv.analysis.summary import summary_table, wilson
 from factsurv.analysis.synthetic import simulate_study
 from factsurv.analysis.trajectories import build_trajectories, trajectories_from_files
 from factsurv.io import InputError, read_tsv, write_tsv
+
+ANALYSIS_DEFAULTS = section_defaults("analysis")
+
+
+def cox_settings(**over) -> CoxSettings:
+    """The schema's analysis.cox defaults with ``over`` on top."""
+    return CoxSettings.from_config({**ANALYSIS_DEFAULTS["cox"], **over})
+
 
 SMALL = {"hpo": {"train": 60, "heldout": 0}, "go": {"train": 30, "heldout": 30}}
 
@@ -88,7 +97,7 @@ def _exp_events(n: int, hr: float, seed: int) -> pd.DataFrame:
 
 def test_cox_recovers_hazard_ratio_on_dataframe():
     ev = _exp_events(800, 2.5, seed=0)  # fixed seed: the 95% CI covers 2.5 in ~90-95% of seeds (tied times)
-    table, problems = cox_table(ev, CoxSettings(covariates=["latent", "depth"], standardize=["depth"]))
+    table, problems = cox_table(ev, cox_settings(covariates=["latent", "depth"], standardize=["depth"]))
     row = table[(table["model"] == "multivariable") & (table["covariate"] == "latent")].iloc[0]
     assert not problems
     assert row["converged"] == True  # noqa: E712
@@ -101,7 +110,7 @@ def test_cox_drops_constant_and_all_na_covariates_with_a_note(caplog):
     ev = _exp_events(200, 1.0, seed=2)
     ev["depth"] = 4
     with caplog.at_level(logging.WARNING, logger="factsurv"):
-        table, _ = cox_table(ev, CoxSettings(covariates=["latent", "depth", "identifier_frequency"]))
+        table, _ = cox_table(ev, cox_settings(covariates=["latent", "depth", "identifier_frequency"]))
     uni = table[table["model"] == "univariable"].set_index("covariate")
     assert uni.loc["depth", "warning"].startswith("dropped: no variation")
     assert uni.loc["identifier_frequency", "warning"].startswith("dropped: no data")
@@ -115,7 +124,7 @@ def test_cox_perfect_separation_is_flagged_not_reported(caplog):
     ev["separator"] = ev["event"]  # every event has separator=1, every censored fact 0
     ev = ev.rename(columns={"separator": "leading_zeros"})
     with caplog.at_level(logging.WARNING, logger="factsurv"):
-        table, problems = cox_table(ev, CoxSettings(covariates=["latent", "leading_zeros"]))
+        table, problems = cox_table(ev, cox_settings(covariates=["latent", "leading_zeros"]))
     for model in ("univariable", "multivariable"):
         row = table[(table["model"] == model) & (table["covariate"] == "leading_zeros")].iloc[0]
         assert row["converged"] == False  # noqa: E712
@@ -141,7 +150,7 @@ def test_fit_cox_retries_with_smaller_step_when_first_attempt_fails():
 def test_cox_ontology_covariate_and_subset_model():
     ev = _exp_events(400, 2.0, seed=6)
     ev["ontology"] = np.where(np.arange(400) % 3 == 0, "go", "hpo")
-    table, _ = cox_table(ev, CoxSettings(covariates=["latent"]), extra_covariates=["ontology"],
+    table, _ = cox_table(ev, cox_settings(covariates=["latent"]), extra_covariates=["ontology"],
                          subsets={"hpo_only": ["hpo"]})
     assert "ontology[go]" in set(table["covariate"])  # hpo (largest) is the reference
     sub = table[table["model"] == "multivariable:hpo_only"].set_index("covariate")
@@ -192,7 +201,7 @@ def test_summary_headline_numbers_match_inputs():
     traj = build_trajectories(st.facts, st.literature, st.baseline, pd.concat(st.evals.values()))
     events = {k: build_events(traj, k, splits=s) for k, s in
               [("acquisition", ["train"]), ("generalization", ["heldout"]), ("degradation", ["train", "heldout"])]}
-    cox, _ = cox_table(events["acquisition"], CoxSettings(covariates=["latent"]))
+    cox, _ = cox_table(events["acquisition"], cox_settings(covariates=["latent"]))
     lr = {k: km_tables(v, ["seen" if k == "degradation" else "latent"])[1] for k, v in events.items()}
     from factsurv.analysis.dynamics import dynamics_table
     s = summary_table(traj, events, cox, lr, dynamics_table(events), demo=True)
@@ -286,7 +295,7 @@ def test_missing_literature_is_logged_and_dropped(small_files, caplog):
         traj = trajectories_from_files(paths["facts"], paths["literature"], paths["baseline"], evals, epochs=3)
     assert "identifier_frequency is missing for every fact" in caplog.text
     ev = build_events(traj, "acquisition", splits=["train"])
-    table, _ = cox_table(ev, CoxSettings(covariates=["latent", "identifier_frequency"]))
+    table, _ = cox_table(ev, cox_settings(covariates=["latent", "identifier_frequency"]))
     row = table[(table["model"] == "multivariable") & (table["covariate"] == "identifier_frequency")].iloc[0]
     assert row["warning"].startswith("dropped: no data")
 
@@ -294,11 +303,6 @@ def test_missing_literature_is_logged_and_dropped(small_files, caplog):
 def test_collinear_covariate_is_dropped_with_a_note():
     """Two covariates that are (nearly) the same variable: the second is dropped from the
     multivariable model with a note, instead of two exploding hazard ratios."""
-    import numpy as np
-    import pandas as pd
-
-    from factsurv.analysis.cox import CoxSettings, cox_table
-
     rng = np.random.default_rng(4)
     n = 400
     x = rng.poisson(5, n).astype(float)
@@ -308,7 +312,7 @@ def test_collinear_covariate_is_dropped_with_a_note():
         "identifier_frequency": x, "term_frequency": x + (rng.random(n) < 0.02),  # r ≈ 0.99
         "depth": rng.integers(1, 8, n).astype(float),
     })
-    table, _ = cox_table(ev, CoxSettings(covariates=["identifier_frequency", "term_frequency", "depth"],
+    table, _ = cox_table(ev, cox_settings(covariates=["identifier_frequency", "term_frequency", "depth"],
                                       log1p=["identifier_frequency", "term_frequency"]))
     multi = table[table["model"] == "multivariable"].set_index("covariate")
     assert multi.loc["term_frequency", "warning"].startswith("dropped: collinear with identifier_frequency")
