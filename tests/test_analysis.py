@@ -212,9 +212,15 @@ def test_summary_headline_numbers_match_inputs():
     crow = cox[(cox["model"] == "multivariable") & (cox["covariate"] == "latent")].iloc[0]
     assert hr["value"] == pytest.approx(crow["hr"])
     assert "demo model" in s[s["metric"] == "model"].iloc[0]["note"]
-    deg = s[(s["metric"] == "degradation_share") & (s["group"] == "unseen")].iloc[0]
+    deg = s[(s["metric"] == "degradation_share") & (s["group"] == "go/unseen")].iloc[0]
     ev = events["degradation"]
-    assert deg["value"] == pytest.approx(ev.loc[ev["seen"] == 0, "event"].mean())
+    go = ev[ev["ontology"] == "go"]
+    assert deg["value"] == pytest.approx(go.loc[go["seen"] == 0, "event"].mean())
+    assert "headline" in deg["note"]
+    # every HPO fact is trained: pooling seen/unseen over ontologies would confound seen with ontology
+    assert "unseen" not in set(s.loc[s["metric"] == "degradation_share", "group"])
+    pooled = s[(s["metric"] == "degradation_share") & (s["group"] == "pooled")].iloc[0]
+    assert "hpo" in pooled["note"] and np.isnan(pooled["value"])
 
 
 # --- bad inputs ---------------------------------------------------------------------------------
