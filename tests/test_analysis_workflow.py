@@ -19,7 +19,7 @@ from factsurv.io import read_tsv
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "tests/configs/analysis_synthetic.yaml"
 ANALYSIS_RULES = [
-    "trajectories", "events", "cox", "km", "dynamics", "summary",
+    "trajectories", "events", "cox", "discrete_time", "qvalues", "km", "dynamics", "summary",
     "figure_km", "figure_forest", "figure_rate", "figure_accuracy",
 ]
 KINDS = ("acquisition", "generalization", "degradation")
