@@ -51,7 +51,7 @@ def _stats(newly: np.ndarray, at_risk: np.ndarray, n: int, convergence_share: fl
         hazard = np.where(at_risk > 0, newly / np.maximum(at_risk, 1), 0.0)
     surv = np.cumprod(1 - hazard, axis=1)  # S(e), e = 1..last
     rmst = 1.0 + surv[:, :-1].sum(axis=1)  # S(0) = 1 on [0, 1), S(e) on [e, e+1), up to the last epoch
-    below = surv <= 0.5
+    below = surv <= 0.5 + 1e-12  # (products of shares: 0.5 may come out as 0.5000000000000001)
     median = np.where(below.any(axis=1), epochs[below.argmax(axis=1)], np.nan)
     return {"peak_epoch": peak, "peak_share": peak_share, "convergence_epoch": conv, "rmst": rmst,
             "median_time": median}
