@@ -104,9 +104,14 @@ def group_dynamics(
         bn, br = _counts(d[idx], ev[idx], last_epoch)
         boot = _stats(bn, br, n, convergence_share)
         for k in STATS:
-            vals = boot[k][np.isfinite(boot[k])]
+            vals = boot[k]
+            if k == "median_time":  # not reached within the run: beyond the last epoch, not missing
+                vals = np.where(np.isnan(vals), np.inf, vals)
+            vals = vals[~np.isnan(vals)]
             lo, hi = (np.quantile(vals, [0.025, 0.975], method="inverted_cdf") if len(vals) else (np.nan, np.nan))
-            out[f"{k}_lower_95"], out[f"{k}_upper_95"] = float(lo), float(hi)
+            # a bound beyond the last epoch (median not reached) is reported as NA
+            out[f"{k}_lower_95"] = float(lo) if np.isfinite(lo) else np.nan
+            out[f"{k}_upper_95"] = float(hi) if np.isfinite(hi) else np.nan
     return out
 
 
