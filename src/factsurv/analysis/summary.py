@@ -217,7 +217,7 @@ def summary_table(
             rows.append(_row("rmst", grp, _f(r, "rmst"), _f(r, "rmst_lower_95"), _f(r, "rmst_upper_95"),
                              note=f"restricted mean epochs to the event, up to epoch {int(dynamics['epoch'].max())}" + boot))
             rows.append(_row("median_time", grp, _f(r, "median_time"), _f(r, "median_time_lower_95"), _f(r, "median_time_upper_95"),
-                             note="KM median epoch (NA: half the facts never had the event)" + boot))
+                             note="KM median epoch (NA: fewer than half had the event by the last epoch)" + boot))
     for kind, spec in (selection or {}).items():
         if kind == "degradation":
             continue
