@@ -34,7 +34,7 @@ DATA = {"get_ontology", "get_annotations", "parse_terms", "annotation_counts", "
 DEMO = {"demo_corpus", "build_demo_model", "pretrain_demo_model"}
 MODEL = {"probe_baseline", "train_epoch", "eval_epoch"}
 FIGURES = {"figure_km", "figure_forest", "figure_rate", "figure_accuracy"}
-ANALYSIS = {"trajectories", "events", "cox", "km", "dynamics", "summary"} | FIGURES
+ANALYSIS = {"trajectories", "events", "cox", "discrete_time", "qvalues", "km", "dynamics", "summary"} | FIGURES
 EVERYTHING = DATA | DEMO | MODEL | ANALYSIS
 
 
@@ -72,7 +72,7 @@ CHANGES = [
     ("probe: k", {f"runs__{RUN}__probe__k": 5},
      {"probe_baseline"} | ANALYSIS),
     ("analysis: the Cox covariates", {"analysis__cox__covariates": ["latent", "annotation_count", "depth"]},
-     {"cox", "summary", "figure_forest"}),
+     {"cox", "discrete_time", "qvalues", "summary", "figure_forest"}),
     ("figures: dpi", {"figures__dpi": 120},
      FIGURES),
 ]

@@ -163,3 +163,21 @@ def semantic_errors(config: dict[str, Any]) -> list[str]:
     if lit.get("source") == "corpus" and not lit.get("corpus"):
         out.append("config error at literature.corpus: list the text files or folders to count in")
     return out
+
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def section_defaults(section: str, schema: str | Path = SCHEMA_PATH) -> dict[str, Any]:
+    """The defaults of one top-level config block (e.g. ``analysis``), filled from the schema.
+
+    For code and tests that build settings outside a workflow run: the schema stays the one place
+    a default is written.
+    """
+    full = load_schema(schema)
+    sub = full["properties"][section]
+    instance: dict[str, Any] = {}
+    errors = list(_DefaultFillingValidator(sub).iter_errors(instance))
+    if errors:
+        raise ConfigError("; ".join(_describe(e) for e in errors))
+    return instance

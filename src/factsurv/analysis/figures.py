@@ -143,6 +143,7 @@ def plot_forest(cox: pd.DataFrame, kind: str, *, run: str = "", demo: bool = Fal
     hi = min(100.0, max(2.0, float(vals.max()) * 1.25)) if len(vals) else 2.0
     offsets = np.linspace(-0.25, 0.25, len(models)) if len(models) > 1 else [0.0]
     notes = []
+    ph_flagged = False
     for k, m in enumerate(models):
         col = COLORS[k % len(COLORS)]
         first = True
@@ -158,7 +159,12 @@ def plot_forest(cox: pd.DataFrame, kind: str, *, run: str = "", demo: bool = Fal
                             capsize=3, label=f"{m} (n={int(r['n'])}, events={int(r['n_events'])})" if first else None)
                 first = False
                 ptxt = "p<0.001" if r["p"] < 0.001 else f"p={r['p']:.2g}"
-                ax.text(hi * 1.05, y, f"{r['hr']:.2f} [{r['hr_lower_95']:.2f}, {r['hr_upper_95']:.2f}] {ptxt}",
+                flagged = str(r.get("ph_flag", "")) == "True"
+                if flagged:  # proportional hazards violated for this covariate (Schoenfeld test)
+                    ax.plot([r["hr"]], [y], marker="o", ms=11, mfc="none", mec="#8b0000", mew=1.5, zorder=6)
+                    ph_flagged = True
+                ax.text(hi * 1.05, y, f"{r['hr']:.2f} [{r['hr_lower_95']:.2f}, {r['hr_upper_95']:.2f}] {ptxt}"
+                        + (f"  PH! (p={r['ph_test_p']:.2g})" if flagged else ""),
                         va="center", fontsize=7, color=col)
             else:
                 ax.plot([1.0], [y], marker="x", color=col, ms=7)
@@ -175,7 +181,9 @@ def plot_forest(cox: pd.DataFrame, kind: str, *, run: str = "", demo: bool = Fal
     ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.set_yticks(range(len(covs)))
     ax.set_yticklabels(list(reversed(covs)))
-    ax.set_xlabel("Hazard ratio (95% CI; log scale). Transformed covariates: per SD of log1p/z-scored value")
+    ax.set_xlabel("Hazard ratio (95% CI; log scale). Transformed covariates: per SD of log1p/z-scored value"
+                  + ("\nPH! / red ring: proportional-hazards test p < alpha (the HR averages a time-varying effect)"
+                     if ph_flagged else ""))
     ax.grid(axis="x", alpha=0.3)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), fontsize=8, frameon=False, ncol=1)
     if notes:
