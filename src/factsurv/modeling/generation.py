@@ -1,7 +1,9 @@
 """Answer generation for evaluation and the probe: one decoding loop, greedy or sampled.
 
-- **Prefill once**: each batch of prompts (left-padded) is run through the model once; for K samples
-  the key/value cache is then repeated K times, instead of copying every prompt K times.
+- **Prefill once**: the tokens that all prompts of a batch begin with (the question template, a chat
+  template's system header) are run once and their key/value cache copied to every row; then each
+  prompt's own part (left-padded after the shared part) is run once; for K samples the cache is then
+  repeated K times, instead of copying every prompt K times.
 - **Batch- and order-invariant sampling**: sample *j* of a fact takes, at answer step *t*, the token
   at the uniform ``u(seed, key, j, t)`` of the (temperature, top-p) distribution, inverse-CDF.
   ``u`` comes from a counter-based hash (splitmix64) of the probe seed, the fact's key (its
@@ -184,6 +186,22 @@ def generate_answers(
     return out
 
 
+MIN_SHARED_PREFIX = 4
+
+
+def shared_prefix_length(batch: Sequence[Sequence[int]]) -> int:
+    """Tokens all prompts of ``batch`` begin with (leaving each at least one token of its own);
+    0 when fewer than :data:`MIN_SHARED_PREFIX` (not worth a separate forward pass)."""
+    if len(batch) < 2:
+        return 0
+    limit = min(len(x) for x in batch) - 1
+    first = batch[0]
+    n = 0
+    while n < limit and all(x[n] == first[n] for x in batch):
+        n += 1
+    return n if n >= MIN_SHARED_PREFIX else 0
+
+
 def _generate_batch(model: Any, batch: Sequence[Sequence[int]], keys: Sequence[str], *, reps: int, sampling: bool,
                     temperature: float, top_p: float, seed: int, max_new_tokens: int, pad_id: int,
                     stop_list: Any, pieces: list[str], pattern: re.Pattern[str],
@@ -192,12 +210,22 @@ def _generate_batch(model: Any, batch: Sequence[Sequence[int]], keys: Sequence[s
     (the end token, when one was drawn, is scored but not kept)."""
     import torch
 
-    width = max(len(x) for x in batch)
-    ids = torch.tensor([[pad_id] * (width - len(x)) + list(x) for x in batch], device=device)
-    mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in batch], device=device)
-    position = (mask.cumsum(-1) - 1).clamp(min=0)
+    common = shared_prefix_length(batch)
+    cache = None
+    if common:
+        # the prompts' shared beginning (template, system prompt) once, its cache copied to every row
+        pre = model(input_ids=torch.tensor([list(batch[0][:common])], device=device), use_cache=True,
+                    logits_to_keep=1)
+        cache = pre.past_key_values
+        cache.batch_repeat_interleave(len(batch))
+    rest = [list(x[common:]) for x in batch]
+    width = max(len(x) for x in rest)
+    ids = torch.tensor([[pad_id] * (width - len(x)) + x for x in rest], device=device)
+    mask = torch.tensor([[1] * common + [0] * (width - len(x)) + [1] * len(x) for x in rest], device=device)
+    position = (mask.cumsum(-1) - 1).clamp(min=0)[:, common:]
     # logits of the last position only: the prefill never materialises (batch, length, vocab)
-    out = model(input_ids=ids, attention_mask=mask, position_ids=position, use_cache=True, logits_to_keep=1)
+    out = model(input_ids=ids, attention_mask=mask, position_ids=position, past_key_values=cache,
+                use_cache=True, logits_to_keep=1)
     cache = out.past_key_values
     logits = out.logits[:, -1, :]
     if reps > 1:
