@@ -1,16 +1,6 @@
 # Helpers of the model stage (included by model.smk): base-model input, params, targets.
 
 
-def canonical(value):
-    """Dicts with sorted keys (recursively), so that params compare equal whatever the key order
-    in the config file (Snakemake compares params by their text)."""
-    if isinstance(value, dict):
-        return {k: canonical(value[k]) for k in sorted(value)}
-    if isinstance(value, list):
-        return [canonical(v) for v in value]
-    return value
-
-
 def run_setting(key):
     return lambda wildcards: canonical(run_config(wildcards.run)[key])
 
