@@ -157,7 +157,7 @@ def _newer_or_equal(path: Path, than: Iterable[Path]) -> bool:
 
 def source_errors(config: dict[str, Any]) -> list[str]:
     """``source: path`` files: present, readable, UTF-8, in the configured format."""
-    from factsurv.data.sniff import sniff
+    from factsurv.data.sniff import dangling_is_a, sniff
 
     out = []
     for onto, spec in sorted(config.get("ontologies", {}).items()):
@@ -170,6 +170,8 @@ def source_errors(config: dict[str, Any]) -> list[str]:
                 if not os.access(src["path"], os.R_OK) and Path(src["path"]).exists():
                     raise InputError(f"{src['path']}: not readable (permissions)")
                 sniff(src["path"], fmt)
+                if fmt == "obo" and (dangling := dangling_is_a(src["path"])):
+                    raise InputError(f"{src['path']}, {dangling}")
             except InputError as exc:
                 out.append(f"config error at ontologies.{onto}.{part}.path: {exc}")
     return out

@@ -48,8 +48,16 @@ def corpus_files(paths: Iterable[str | Path]) -> list[Path]:
 def _lines(files: list[Path]) -> Iterator[str]:
     for f in files:
         opener = gzip.open if f.name.endswith(".gz") else open
-        with opener(f, "rt", encoding="utf-8", errors="replace") as fh:  # type: ignore[operator]
-            yield from fh
+        with opener(f, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
+            lineno = 0
+            try:
+                for lineno, line in enumerate(fh, start=1):  # noqa: B007
+                    yield line
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"literature.corpus: {f}, line {lineno + 1}: not UTF-8 ({exc.reason}); convert it, "
+                    "e.g. iconv -f latin1 -t utf-8"
+                ) from None
 
 
 def count_in_corpus(facts: pd.DataFrame, files: list[Path]) -> pd.DataFrame:
