@@ -53,6 +53,7 @@ onstart:
             + "\n  ".join(_report.before_run)
         )
 
+
 ONTOLOGIES = sorted(config["ontologies"])
 RUNS = sorted(config["runs"])
 MODELS = sorted(config["models"])
