@@ -25,7 +25,7 @@ def test_canonical_sorts_keys_and_keeps_list_order():
     assert repr(a) == repr({"a": 0, "b": {"x": [3, {"p": 2, "q": 1}], "y": 1}})
 
 
-def test_integral_floats_become_ints_at_integer_keys_only():
+def test_integer_keys_hold_ints_and_number_keys_floats():
     cfg = copy.deepcopy(DEFAULT)
     cfg["runs"]["demo"]["epochs"] = 16.0
     cfg["runs"]["demo"]["probe"] = {"k": 20.0, "temperature": 1}
@@ -34,7 +34,8 @@ def test_integral_floats_become_ints_at_integer_keys_only():
     assert type(out["runs"]["demo"]["epochs"]) is int and out["runs"]["demo"]["epochs"] == 16
     assert repr(out["runs"]["demo"]["probe"]["k"]) == "20"
     assert repr(out["sample"]["counts"]["go"]["train"]) == "400"
-    assert out["runs"]["demo"]["probe"]["temperature"] == 1  # a number key: left as written
+    assert repr(out["runs"]["demo"]["probe"]["temperature"]) == "1.0"  # a number key: a float
+    assert repr(out["runs"]["demo"]["training"]["lora"]["alpha"]) == "32.0"  # the schema's default 32 too
 
 
 def test_duplicate_keys_are_found_at_any_depth(tmp_path):

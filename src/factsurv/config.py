@@ -111,15 +111,18 @@ def canonical(value: Any) -> Any:
 
 
 def coerce_integers(node: Any, schema: dict[str, Any] | None) -> Any:
-    """Turn integral floats (``20.0``) into ints wherever the schema says ``integer`` (in place for
-    mappings and lists; the schema already refused ``20.5``). Without it ``epochs: 16.0`` breaks
-    ``range()`` and ``k: 20.0`` re-runs the probe of ``k: 20``."""
+    """One type per numeric key (in place for mappings and lists): integral floats (``20.0``) become
+    ints wherever the schema says ``integer`` (it already refused ``20.5``), and ints become floats
+    wherever it says ``number`` (``passes: 1`` and ``1.0`` are one value). Without it ``epochs:
+    16.0`` breaks ``range()`` and ``k: 20.0`` re-runs the probe of ``k: 20``."""
     if not isinstance(schema, dict):
         return node
     types = schema.get("type")
     types = types if isinstance(types, list) else [types]
     if "integer" in types and "number" not in types and isinstance(node, float) and node.is_integer():
         return int(node)
+    if "number" in types and isinstance(node, int) and not isinstance(node, bool):
+        return float(node)
     if isinstance(node, dict):
         props = schema.get("properties", {})
         extra = schema.get("additionalProperties")
