@@ -141,3 +141,28 @@ def test_literature_paths_made_by_the_workflow_are_not_missing(tmp_path, monkeyp
         "config error at literature.corpus[0]: results/models/demo/corpus.txt: no such file or folder "
         "(and no rule of the workflow makes it)"
     ]
+
+
+def test_fetch_sniffs_and_names_the_key_and_the_configured_source(tmp_path):
+    """In the job (url and wheel sources cannot be looked at before): the message names the config
+    key and where the file came from, and nothing is left under resources/."""
+    from factsurv.data.sources import fetch
+
+    src = tmp_path / "hp.obo"
+    src.write_bytes(b"")
+    dest = tmp_path / "resources/ontologies/hpo.obo"
+    with pytest.raises(InputError, match=r"config error at ontologies\.hpo\.obo: the file from path .*hp\.obo is bad: .*empty file"):
+        fetch({"source": "path", "path": str(src)}, dest, fmt="obo", key="ontologies.hpo.obo")
+    assert not dest.exists() and not dest.with_name("hpo.obo.provenance.json").exists()
+
+
+def test_a_latin1_corpus_is_an_error_naming_file_and_line(tmp_path):
+    import pandas as pd
+
+    from factsurv.data.literature import count_in_corpus
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_bytes("Seizure HP:0001250\nS\xe9izure\n".encode("latin-1"))
+    facts = pd.DataFrame({"fact_id": ["hpo:HP:0001250"], "term_id": ["HP:0001250"], "label": ["Seizure"]})
+    with pytest.raises(InputError, match=r"c\.txt, line 2: not UTF-8"):
+        count_in_corpus(facts, [corpus])
