@@ -135,3 +135,21 @@ def test_touching_files_reruns_nothing_but_a_real_change_does(finished, tmp_path
     table.write_text(table.read_text() + "\n")
     _touch([table])
     assert set(plan(wd)) == {"trajectories"} | (ANALYSIS - {"trajectories"})
+
+
+def test_reversed_keys_and_integral_floats_plan_nothing(finished):
+    """The same config with every mapping's keys in reverse order and every integer written as a
+    float (k: 4.0, epochs: 3.0): nothing to do (one canonical config feeds every rule's params)."""
+    import yaml
+
+    def rewrite(node):
+        if isinstance(node, dict):
+            return {k: rewrite(node[k]) for k in reversed(list(node))}
+        if isinstance(node, list):
+            return [rewrite(v) for v in node]
+        return float(node) if isinstance(node, int) and not isinstance(node, bool) else node
+
+    cfg = rewrite(yaml.safe_load((finished / CONFIG).read_text()))
+    path = finished / "tests/configs/reversed.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    assert plan(finished, path) == {}
