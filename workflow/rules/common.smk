@@ -63,16 +63,6 @@ def _alternatives(names):
     return "|".join(re.escape(n) for n in names) if names else "(?!x)x"
 
 
-def canonical(value):
-    """Dicts with sorted keys (recursively), so that params compare equal whatever the key order
-    in the config file (Snakemake compares params by their text)."""
-    if isinstance(value, dict):
-        return {k: canonical(value[k]) for k in sorted(value)}
-    if isinstance(value, list):
-        return [canonical(v) for v in value]
-    return value
-
-
 def ontology(onto):
     return config["ontologies"][onto]
 
