@@ -25,6 +25,8 @@ RUN_TARGETS.extend(
         ],
         *[f"results/{{run}}/figures/acquisition_rate.{x}" for x in FIGURE_FORMATS],
         *[f"results/{{run}}/figures/accuracy.{x}" for x in FIGURE_FORMATS],
+        "results/{run}/analysis/epoch_sets.tsv",
+        *[f"results/{{run}}/figures/epoch_sets.{x}" for x in FIGURE_FORMATS],
     ]
 )
 
@@ -280,3 +282,41 @@ rule figure_accuracy:
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/figure_accuracy.py"
+
+
+rule epoch_sets:
+    input:
+        trajectories="results/{run}/analysis/trajectories.tsv",
+        evals=get_eval_tables,
+        checkpoints=get_checkpoints,
+    output:
+        "results/{run}/analysis/epoch_sets.tsv",
+    log:
+        "logs/{run}/analysis/epoch_sets.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        confidence_threshold=analysis_config()["confidence_threshold"],
+    script:
+        "../scripts/epoch_sets.py"
+
+
+rule figure_epoch_sets:
+    input:
+        "results/{run}/analysis/epoch_sets.tsv",
+    output:
+        figure_outputs(
+            "epoch_sets",
+            "../report/epoch_sets.rst",
+            "Learning dynamics",
+            "epoch sets",
+        ),
+    log:
+        "logs/{run}/figures/epoch_sets.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        demo=is_demo_run,
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/figure_epoch_sets.py"

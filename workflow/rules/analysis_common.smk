@@ -13,6 +13,11 @@ def get_eval_tables(wildcards):
     return [f"results/{wildcards.run}/eval/epoch_{e}.tsv" for e in range(epochs + 1)]
 
 
+def get_checkpoints(wildcards):
+    epochs = run_config(wildcards.run)["epochs"]
+    return [f"results/{wildcards.run}/checkpoints/epoch_{e}" for e in range(1, epochs + 1)]
+
+
 def is_demo_run(wildcards):
     return model_config(run_config(wildcards.run)["model"])["source"] == "demo"
 

@@ -215,3 +215,47 @@ def plot_accuracy(trajectories: pd.DataFrame, *, run: str = "", demo: bool = Fal
     ax.legend(fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 0.90))
     return fig
+
+
+def plot_epoch_sets(sets: pd.DataFrame, *, run: str = "", demo: bool = False) -> plt.Figure:
+    """Three panels from epoch_sets.tsv: training loss against trained recall; new, forgotten and
+    relearned trained facts per epoch; confident wrong answers per epoch (seed papers 002, 003)."""
+    fig, axes = plt.subplots(1, 3, figsize=(13.5, 4.6))
+    _titles(fig, "Loss, recall, forgetting and confident errors per epoch", run, demo)
+    train = sets[sets["split"] == "train"].sort_values("epoch")
+    ax = axes[0]
+    if len(train):
+        ax.plot(train["epoch"], 100 * train["correct"] / train["n"], "-o", ms=3.5, color=COLORS[0], lw=2,
+                label="trained recall (%)")
+        ax.set_ylim(0, 100)
+        ax.set_ylabel("Trained-fact recall (%)", color=COLORS[0])
+        loss = train.dropna(subset=["train_loss"])
+        if len(loss):
+            ax2 = ax.twinx()
+            ax2.plot(loss["epoch"], loss["train_loss"], "--s", ms=3.5, color=COLORS[1], lw=1.8, label="training loss")
+            ax2.set_ylabel("Training loss (answer tokens)", color=COLORS[1])
+    ax.set_xlabel("Epoch")
+    ax.set_title("Loss vs recall", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax = axes[1]
+    later = train[train["epoch"] >= 1]
+    for i, col in enumerate(("new", "forgotten", "relearned")):
+        ax.plot(later["epoch"], later[col], "-o", ms=3.5, lw=2, color=COLORS[(i + 2) % len(COLORS)], label=col)
+    ax.set_xlabel("Epoch")
+    ax.set_ylabel("Trained facts")
+    ax.set_title("New, forgotten and relearned (trained facts)", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, frameon=False)
+    ax = axes[2]
+    for i, (split, g) in enumerate(sets.groupby("split", sort=True)):
+        g = g.sort_values("epoch")
+        if g["confident_error_share"].notna().any():
+            ax.plot(g["epoch"], 100 * g["confident_error_share"], "-o" if split == "heldout" else "--", ms=3.5,
+                    lw=2, color=COLORS[i % len(COLORS)], label="withheld" if split == "heldout" else "trained")
+    ax.set_xlabel("Epoch")
+    ax.set_ylabel("Confident wrong answers (% of facts)")
+    ax.set_title("Confident errors (mean token prob ≥ threshold)", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.88))
+    return fig
