@@ -72,12 +72,15 @@ def test_prompt_templates(user, plain, expected):
 def test_run_constraints_name_the_keys():
     cfg = validate_config(copy.deepcopy(DEFAULT), SCHEMA)
     assert run_errors(cfg) == []
-    cfg["runs"]["demo"]["training"].update(method="qlora", schedule_epochs=10)
-    cfg["analysis"]["stable_epochs"] = 17
+    epochs = cfg["runs"]["demo"]["epochs"]
+    cfg["runs"]["demo"]["training"].update(method="qlora", schedule_epochs=epochs - 2)
+    cfg["analysis"]["stable_epochs"] = epochs + 1
     msgs = run_errors(cfg)
     assert any(m.startswith("config error at runs.demo.training.method: qlora") for m in msgs)
-    assert any(m.startswith("config error at runs.demo.training.schedule_epochs: 10 is smaller than runs.demo.epochs (16)") for m in msgs)
-    assert any(m.startswith("config error at analysis.stable_epochs: 17 is larger than runs.demo.epochs (16)") for m in msgs)
+    assert any(m.startswith(f"config error at runs.demo.training.schedule_epochs: {epochs - 2} is smaller than "
+                            f"runs.demo.epochs ({epochs})") for m in msgs)
+    assert any(m.startswith(f"config error at analysis.stable_epochs: {epochs + 1} is larger than "
+                            f"runs.demo.epochs ({epochs})") for m in msgs)
     cfg["runs"]["demo"]["resources"]["gpu"] = 1
     assert not any("qlora" in m for m in run_errors(cfg))
 

@@ -120,5 +120,5 @@ def test_a_damaged_checkpoint_stops_the_job_naming_the_file(setup, tmp_path, dam
     with pytest.raises(InputError, match=r"adapter_model\.safetensors: damaged checkpoint file"):
         train_epoch(spec_a, facts, 2, tmp_path / "epoch_2", settings(), PROMPT, previous=bad)
     with pytest.raises(InputError, match=r"adapter_model\.safetensors: damaged checkpoint file"):
-        evaluate_epoch(spec_a, facts, 1, PROMPT, checkpoint_dir=bad)
+        evaluate_epoch(spec_a, facts, 1, PROMPT, checkpoint_dir=bad, batch_size=4, max_new_tokens=8)
     assert not (tmp_path / "epoch_2").exists()
