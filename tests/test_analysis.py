@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from factsurv.analysis.cox import CoxSettings, cox_table, fit_cox
+from factsurv.config import section_defaults
 from factsurv.analysis.dynamics import group_dynamics
 from factsurv.analysis.events import build_events, event_times
 from factsurv.analysis.inputs import load_evals
@@ -17,6 +18,14 @@ from factsurv.analysis.summary import summary_table, wilson
 from factsurv.analysis.synthetic import simulate_study
 from factsurv.analysis.trajectories import build_trajectories, trajectories_from_files
 from factsurv.io import InputError, read_tsv, write_tsv
+
+ANALYSIS_DEFAULTS = section_defaults("analysis")
+
+
+def cox_settings(**over) -> CoxSettings:
+    """The schema's analysis.cox defaults with ``over`` on top."""
+    return CoxSettings.from_config({**ANALYSIS_DEFAULTS["cox"], **over})
+
 
 SMALL = {"hpo": {"train": 60, "heldout": 0}, "go": {"train": 30, "heldout": 30}}
 
@@ -88,7 +97,7 @@ def _exp_events(n: int, hr: float, seed: int) -> pd.DataFrame:
 
 def test_cox_recovers_hazard_ratio_on_dataframe():
     ev = _exp_events(800, 2.5, seed=0)  # fixed seed: the 95% CI covers 2.5 in ~90-95% of seeds (tied times)
-    table, problems = cox_table(ev, CoxSettings(covariates=["latent", "depth"], standardize=["depth"]))
+    table, problems = cox_table(ev, cox_settings(covariates=["latent", "depth"], standardize=["depth"]))
     row = table[(table["model"] == "multivariable") & (table["covariate"] == "latent")].iloc[0]
     assert not problems
     assert row["converged"] == True  # noqa: E712
@@ -101,7 +110,7 @@ def test_cox_drops_constant_and_all_na_covariates_with_a_note(caplog):
     ev = _exp_events(200, 1.0, seed=2)
     ev["depth"] = 4
     with caplog.at_level(logging.WARNING, logger="factsurv"):
-        table, _ = cox_table(ev, CoxSettings(covariates=["latent", "depth", "identifier_frequency"]))
+        table, _ = cox_table(ev, cox_settings(covariates=["latent", "depth", "identifier_frequency"]))
     uni = table[table["model"] == "univariable"].set_index("covariate")
     assert uni.loc["depth", "warning"].startswith("dropped: no variation")
     assert uni.loc["identifier_frequency", "warning"].startswith("dropped: no data")
@@ -115,7 +124,7 @@ def test_cox_perfect_separation_is_flagged_not_reported(caplog):
     ev["separator"] = ev["event"]  # every event has separator=1, every censored fact 0
     ev = ev.rename(columns={"separator": "leading_zeros"})
     with caplog.at_level(logging.WARNING, logger="factsurv"):
-        table, problems = cox_table(ev, CoxSettings(covariates=["latent", "leading_zeros"]))
+        table, problems = cox_table(ev, cox_settings(covariates=["latent", "leading_zeros"]))
     for model in ("univariable", "multivariable"):
         row = table[(table["model"] == model) & (table["covariate"] == "leading_zeros")].iloc[0]
         assert row["converged"] == False  # noqa: E712
@@ -141,7 +150,7 @@ def test_fit_cox_retries_with_smaller_step_when_first_attempt_fails():
 def test_cox_ontology_covariate_and_subset_model():
     ev = _exp_events(400, 2.0, seed=6)
     ev["ontology"] = np.where(np.arange(400) % 3 == 0, "go", "hpo")
-    table, _ = cox_table(ev, CoxSettings(covariates=["latent"]), extra_covariates=["ontology"],
+    table, _ = cox_table(ev, cox_settings(covariates=["latent"]), extra_covariates=["ontology"],
                          subsets={"hpo_only": ["hpo"]})
     assert "ontology[go]" in set(table["covariate"])  # hpo (largest) is the reference
     sub = table[table["model"] == "multivariable:hpo_only"].set_index("covariate")
@@ -192,7 +201,7 @@ def test_summary_headline_numbers_match_inputs():
     traj = build_trajectories(st.facts, st.literature, st.baseline, pd.concat(st.evals.values()))
     events = {k: build_events(traj, k, splits=s) for k, s in
               [("acquisition", ["train"]), ("generalization", ["heldout"]), ("degradation", ["train", "heldout"])]}
-    cox, _ = cox_table(events["acquisition"], CoxSettings(covariates=["latent"]))
+    cox, _ = cox_table(events["acquisition"], cox_settings(covariates=["latent"]))
     lr = {k: km_tables(v, ["seen" if k == "degradation" else "latent"])[1] for k, v in events.items()}
     from factsurv.analysis.dynamics import dynamics_table
     s = summary_table(traj, events, cox, lr, dynamics_table(events), demo=True)
@@ -203,9 +212,15 @@ def test_summary_headline_numbers_match_inputs():
     crow = cox[(cox["model"] == "multivariable") & (cox["covariate"] == "latent")].iloc[0]
     assert hr["value"] == pytest.approx(crow["hr"])
     assert "demo model" in s[s["metric"] == "model"].iloc[0]["note"]
-    deg = s[(s["metric"] == "degradation_share") & (s["group"] == "unseen")].iloc[0]
+    deg = s[(s["metric"] == "degradation_share") & (s["group"] == "go/unseen")].iloc[0]
     ev = events["degradation"]
-    assert deg["value"] == pytest.approx(ev.loc[ev["seen"] == 0, "event"].mean())
+    go = ev[ev["ontology"] == "go"]
+    assert deg["value"] == pytest.approx(go.loc[go["seen"] == 0, "event"].mean())
+    assert "headline" in deg["note"]
+    # every HPO fact is trained: pooling seen/unseen over ontologies would confound seen with ontology
+    assert "unseen" not in set(s.loc[s["metric"] == "degradation_share", "group"])
+    pooled = s[(s["metric"] == "degradation_share") & (s["group"] == "pooled")].iloc[0]
+    assert "hpo" in pooled["note"] and np.isnan(pooled["value"])
 
 
 # --- bad inputs ---------------------------------------------------------------------------------
@@ -286,7 +301,7 @@ def test_missing_literature_is_logged_and_dropped(small_files, caplog):
         traj = trajectories_from_files(paths["facts"], paths["literature"], paths["baseline"], evals, epochs=3)
     assert "identifier_frequency is missing for every fact" in caplog.text
     ev = build_events(traj, "acquisition", splits=["train"])
-    table, _ = cox_table(ev, CoxSettings(covariates=["latent", "identifier_frequency"]))
+    table, _ = cox_table(ev, cox_settings(covariates=["latent", "identifier_frequency"]))
     row = table[(table["model"] == "multivariable") & (table["covariate"] == "identifier_frequency")].iloc[0]
     assert row["warning"].startswith("dropped: no data")
 
@@ -294,11 +309,6 @@ def test_missing_literature_is_logged_and_dropped(small_files, caplog):
 def test_collinear_covariate_is_dropped_with_a_note():
     """Two covariates that are (nearly) the same variable: the second is dropped from the
     multivariable model with a note, instead of two exploding hazard ratios."""
-    import numpy as np
-    import pandas as pd
-
-    from factsurv.analysis.cox import CoxSettings, cox_table
-
     rng = np.random.default_rng(4)
     n = 400
     x = rng.poisson(5, n).astype(float)
@@ -308,10 +318,171 @@ def test_collinear_covariate_is_dropped_with_a_note():
         "identifier_frequency": x, "term_frequency": x + (rng.random(n) < 0.02),  # r ≈ 0.99
         "depth": rng.integers(1, 8, n).astype(float),
     })
-    table, _ = cox_table(ev, CoxSettings(covariates=["identifier_frequency", "term_frequency", "depth"],
+    table, _ = cox_table(ev, cox_settings(covariates=["identifier_frequency", "term_frequency", "depth"],
                                       log1p=["identifier_frequency", "term_frequency"]))
     multi = table[table["model"] == "multivariable"].set_index("covariate")
     assert multi.loc["term_frequency", "warning"].startswith("dropped: collinear with identifier_frequency")
     assert np.isfinite(multi.loc["identifier_frequency", "hr"]) and np.isfinite(multi.loc["depth", "hr"])
     uni = table[table["model"] == "univariable"].set_index("covariate")
     assert np.isfinite(uni.loc["term_frequency", "hr"])  # alone it is fine
+
+
+# --- statistical rigour (issue 14) --------------------------------------------------------------
+
+from factsurv.analysis.cox import global_ph_test, variance_inflation  # noqa: E402
+from factsurv.analysis.discrete_time import DiscreteTimeSettings, cloglog_table, person_epochs  # noqa: E402
+from factsurv.analysis.dynamics import dynamics_table  # noqa: E402
+from factsurv.analysis.multiple_testing import bh_qvalues, qvalue_table  # noqa: E402
+
+
+def _acquisition(seed: int, counts=None, **kw) -> pd.DataFrame:
+    st = simulate_study(counts=counts or {"hpo": {"train": 600, "heldout": 0}, "go": {"train": 300, "heldout": 0}},
+                        epochs=10, seed=seed, **kw)
+    traj = build_trajectories(st.facts, st.literature, st.baseline, pd.concat(st.evals.values()))
+    return build_events(traj, "acquisition", splits=["train"]), st.truth
+
+
+def _dt(**over) -> DiscreteTimeSettings:
+    return DiscreteTimeSettings.from_config({**ANALYSIS_DEFAULTS["discrete_time"], **over})
+
+
+def _get(table, model, covariate):
+    return table[(table["model"] == model) & (table["covariate"] == covariate)].iloc[0]
+
+
+def test_cloglog_and_cox_both_recover_the_planted_hazard_ratio():
+    ev, truth = _acquisition(seed=11, hr_latent=2.5)
+    s = cox_settings(covariates=["latent", "depth", "annotation_count"])
+    cox, _ = cox_table(ev, s)
+    cl, problems = cloglog_table(ev, s, _dt(), cox=cox)
+    assert not problems
+    for model in ("univariable", "multivariable"):
+        c, d = _get(cox, model, "latent"), _get(cl, model, "latent")
+        print(model, f"Cox {c['hr']:.2f} [{c['hr_lower_95']:.2f}, {c['hr_upper_95']:.2f}]",
+              f"cloglog {d['hr']:.2f} [{d['hr_lower_95']:.2f}, {d['hr_upper_95']:.2f}]")
+        assert c["hr_lower_95"] < truth["hr_latent"] < c["hr_upper_95"]
+        assert d["hr_lower_95"] < truth["hr_latent"] < d["hr_upper_95"]
+        assert d["hr_lower_95"] > 1.5 and d["converged"] == True  # noqa: E712
+        assert d["cox_hr"] == pytest.approx(c["hr"])  # the Cox estimate sits beside it
+        assert d["n_person_epochs"] == ev["duration"].sum() or "left out" in d["warning"]
+    # the noise covariates: both models agree closely (same log-HR under grouped-time PH)
+    assert _get(cl, "multivariable", "depth")["hr"] == pytest.approx(_get(cox, "multivariable", "depth")["hr"], rel=0.05)
+
+
+def test_person_epochs_expand_each_fact_to_its_epochs_at_risk():
+    idx, epoch, y = person_epochs(np.array([2, 3, 1]), np.array([1, 0, 1]))
+    assert idx.tolist() == [0, 0, 1, 1, 1, 2]
+    assert epoch.tolist() == [1, 2, 1, 2, 3, 1]
+    assert y.tolist() == [0, 1, 0, 0, 0, 1]
+
+
+def test_planted_ph_violation_is_flagged_and_modelled_by_epoch_bands():
+    ev, _ = _acquisition(seed=12, hr_latent=4.0, hr_latent_until=2)  # latent helps in epochs 1-2 only
+    s = cox_settings(covariates=["latent", "depth"])
+    cox, _ = cox_table(ev, s)
+    row = _get(cox, "multivariable", "latent")
+    assert row["ph_test_p"] < 0.05 and row["ph_flag"] == True  # noqa: E712
+    assert row["ph_global_p"] < 0.05 and "PH violated" in row["warning"]
+    assert _get(cox, "univariable", "depth")["ph_flag"] == False  # noqa: E712; noise is not flagged
+    cl, _ = cloglog_table(ev, s, _dt(time_varying="bands", bands=[2]), cox=cox)
+    tv = cl[cl["model"] == "multivariable + time-varying (bands)"].set_index("covariate")
+    early, late = tv.loc["latent[epochs 1-2]"], tv.loc["latent[epochs 3-10]"]
+    print(f"early HR {early['hr']:.2f} [{early['hr_lower_95']:.2f}, {early['hr_upper_95']:.2f}], "
+          f"late HR {late['hr']:.2f} [{late['hr_lower_95']:.2f}, {late['hr_upper_95']:.2f}]")
+    assert early["hr_lower_95"] < 4.0 < early["hr_upper_95"]
+    assert late["hr_lower_95"] < 1.0 < late["hr_upper_95"]
+    assert "depth" in tv.index and "latent" not in tv.index  # only the flagged covariate varies
+    logt, _ = cloglog_table(ev, s, _dt(time_varying="log_time"), cox=cox)
+    slope = _get(logt, "multivariable + time-varying (log_time)", "latent×log(epoch)")
+    assert slope["hr_upper_95"] < 1.0  # the effect fades with time
+    # without a violation, latent is not flagged (fixed seed) and no time-varying model is fitted
+    ev0, _ = _acquisition(seed=12, hr_latent=4.0)
+    cox0, _ = cox_table(ev0, s)
+    assert _get(cox0, "multivariable", "latent")["ph_flag"] == False  # noqa: E712
+
+
+def test_global_ph_test_equals_the_covariate_test_with_one_covariate():
+    from lifelines import CoxPHFitter
+
+    ev = _exp_events(300, 2.0, seed=13)[["duration", "event", "latent"]].astype(float)
+    cph = CoxPHFitter().fit(ev, "duration", "event")
+    from lifelines.statistics import proportional_hazard_test
+    one = float(proportional_hazard_test(cph, ev, time_transform="rank").summary["p"].iloc[0])
+    assert global_ph_test(cph, ev) == pytest.approx(one, rel=1e-9)
+
+
+def test_bh_qvalues_match_a_hand_computation():
+    p = np.array([0.01, 0.04, 0.03, 0.20, np.nan])
+    # m = 4 finite p; sorted 0.01, 0.03, 0.04, 0.20 → m·p/rank = 0.04, 0.06, 0.0533, 0.20 → running min from the top
+    expected = [0.04, 0.16 / 3, 0.16 / 3, 0.20, np.nan]
+    np.testing.assert_allclose(bh_qvalues(p), expected, rtol=1e-12)
+    tabs = {"acquisition": pd.DataFrame({"model": ["univariable", "multivariable"], "covariate": ["latent", "latent"],
+                                         "hr": [2.0, 1.8], "p": [0.01, 0.04], "converged": [True, True]}),
+            "degradation": pd.DataFrame({"model": ["univariable", "univariable"], "covariate": ["seen", "depth"],
+                                         "hr": [0.5, 1.0], "p": [0.03, 0.20], "converged": [True, False]})}
+    q = qvalue_table(tabs)  # the unconverged row is not a test
+    assert q["n_tests"].iloc[0] == 3
+    np.testing.assert_allclose(q["q"], [0.03, 0.04, 0.04])  # 3·0.01/1, min(3·0.04/3, ...), 3·0.03/2 = 0.045 → 0.04
+
+
+def test_events_per_parameter_warn_penalize_reduce():
+    ev = _exp_events(60, 2.0, seed=14)
+    ev["event"] = 0
+    ev.loc[:14, "event"] = 1  # 15 events, 2 parameters: EPV 7.5 < 10
+    ev["depth"] = np.arange(60) % 7
+    covs = ["latent", "depth"]
+    warn, _ = cox_table(ev, cox_settings(covariates=covs))
+    row = _get(warn, "multivariable", "latent")
+    assert row["epv"] == 7.5 and "EPV = 7.5 < 10" in row["warning"]
+    assert _get(warn, "univariable", "latent")["epv"] == 15 and "EPV" not in _get(warn, "univariable", "latent")["warning"]
+    pen, _ = cox_table(ev, cox_settings(covariates=covs, low_epv="penalize", low_epv_penalizer=0.5))
+    assert _get(pen, "multivariable", "latent")["penalizer"] == 0.5
+    red, _ = cox_table(ev, cox_settings(covariates=covs, low_epv="reduce"))
+    multi = red[red["model"] == "multivariable"].set_index("covariate")
+    assert multi.loc["depth", "warning"].startswith("dropped: EPV") and np.isfinite(multi.loc["latent", "hr"])
+
+
+def test_vif_beyond_pairs_is_flagged_or_dropped():
+    rng = np.random.default_rng(15)
+    n = 500
+    a, b = rng.normal(size=n), rng.normal(size=n)
+    ev = pd.DataFrame({"fact_id": [f"f{i}" for i in range(n)], "duration": rng.integers(1, 11, n),
+                       "event": rng.integers(0, 2, n), "depth": a, "label_chars": b,
+                       "n_descendants": a + b + 0.2 * rng.normal(size=n)})  # pairwise |r| ≈ 0.7, VIF ≈ 50
+    assert max(variance_inflation({k: ev[k] for k in ("depth", "label_chars", "n_descendants")}).values()) > 10
+    covs = ["depth", "label_chars", "n_descendants"]
+    flag, _ = cox_table(ev, cox_settings(covariates=covs, log1p=[], standardize=[]))
+    multi = flag[flag["model"] == "multivariable"].set_index("covariate")
+    assert (multi["vif"] > 10).all() and multi["warning"].str.contains("VIF").all()
+    drop, _ = cox_table(ev, cox_settings(covariates=covs, log1p=[], standardize=[], vif_action="drop"))
+    multi = drop[drop["model"] == "multivariable"].set_index("covariate")
+    dropped = multi[multi["warning"].str.startswith("dropped: VIF")]
+    assert len(dropped) == 1 and (multi.drop(dropped.index)["vif"] < 10).all()
+
+
+def test_dynamics_hazard_rmst_and_median():
+    d = np.array([1, 2, 2, 2, 3, 5, 5, 5, 5, 5])
+    ev = np.array([1, 1, 1, 1, 1, 1, 0, 0, 0, 0])
+    g = group_dynamics(d, ev, last_epoch=5).set_index("epoch")
+    assert g["n_at_risk"].tolist() == [10, 9, 6, 5, 5]
+    assert g.loc[2, "hazard"] == pytest.approx(3 / 9)
+    # KM S(1..4) = 0.9, 0.6, 0.5, 0.5 → RMST to epoch 5 = 1 + 0.9 + 0.6 + 0.5 + 0.5; median = first S ≤ 0.5
+    assert g["rmst"].iloc[0] == pytest.approx(3.5)
+    assert g["median_time"].iloc[0] == 3
+
+
+def test_bootstrap_ci_of_the_peak_epoch_covers_the_planted_peak_and_is_seeded():
+    profile = [0.2, 0.6, 1.5, 3.0, 1.5, 0.8, 0.5, 0.3, 0.2, 0.2]
+    ev, truth = _acquisition(seed=16, acquisition_profile=profile, acquisition_rate=0.08)
+    assert truth["peak_epoch_not_latent"] == 4
+    dyn = dynamics_table({"acquisition": ev}, bootstrap=300, seed=3)
+    per = dyn.drop_duplicates("group").set_index("group")
+    for group, key in (("not latent", "peak_epoch_not_latent"), ("latent", "peak_epoch_latent")):
+        r = per.loc[group]
+        print(group, r["peak_epoch"], r["peak_epoch_lower_95"], r["peak_epoch_upper_95"], "truth", truth[key])
+        assert r["peak_epoch_lower_95"] <= truth[key] <= r["peak_epoch_upper_95"]
+        assert r["rmst_lower_95"] <= r["rmst"] <= r["rmst_upper_95"]
+        assert r["peak_share_lower_95"] <= r["peak_share"] <= r["peak_share_upper_95"]
+    pd.testing.assert_frame_equal(dyn, dynamics_table({"acquisition": ev}, bootstrap=300, seed=3))
+    other = dynamics_table({"acquisition": ev}, bootstrap=300, seed=4)
+    assert not other["rmst_lower_95"].equals(dyn["rmst_lower_95"])  # the seed matters

@@ -19,7 +19,7 @@ from factsurv.io import read_tsv
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "tests/configs/analysis_synthetic.yaml"
 ANALYSIS_RULES = [
-    "trajectories", "events", "cox", "km", "dynamics", "summary",
+    "trajectories", "events", "cox", "discrete_time", "qvalues", "km", "dynamics", "summary",
     "figure_km", "figure_forest", "figure_rate", "figure_accuracy",
 ]
 KINDS = ("acquisition", "generalization", "degradation")
@@ -64,11 +64,39 @@ def test_workflow_recovers_known_hazard_ratio(tmp_path):
     assert deg["group_var"] == "seen" and deg["p"] < 0.05  # unseen facts degrade 3x faster
     events = read_tsv(wd / "results/syn/analysis/events_generalization.tsv")
     assert set(events["split"]) == {"heldout"} and set(events["ontology"]) == {"go"}
+    # issue 14: the new columns and files
+    assert {"q", "ph_p", "flag"} <= set(summary.columns)
+    assert hr["q"] >= hr["p"] and 0 <= hr["ph_p"] <= 1
+    cl = summary[(summary["metric"] == "hr_latent_acquisition_cloglog") & (summary["group"] == "multivariable")].iloc[0]
+    assert cl["lower_95"] < true_hr < cl["upper_95"]
+    for metric in ("peak_epoch", "rmst", "median_time", "convergence_epoch"):
+        r = summary[(summary["metric"] == metric) & (summary["group"] == "acquisition/latent")].iloc[0]
+        assert r["lower_95"] <= r["value"] <= r["upper_95"], metric
+    by_m = summary[summary["metric"] == "acquisition_share_by_definition"].set_index("group")
+    assert {"all/m=1", "all/m=2", "all/final epoch"} <= set(by_m.index)
+    assert {"m=1", "m=2"} <= set(summary.loc[summary["metric"] == "hr_latent_acquisition_by_definition", "group"])
+    deg_groups = set(summary.loc[summary["metric"] == "degradation_share", "group"])
+    assert deg_groups == {"go/seen", "go/unseen"}  # GO only by default: seen is not confounded with ontology
+    qv = read_tsv(wd / "results/syn/analysis/qvalues.tsv")
+    assert set(qv["kind"]) == set(KINDS) and (qv["q"] >= qv["p"]).all()
+    cox = read_tsv(wd / "results/syn/analysis/cox_acquisition.tsv")
+    assert {"ph_global_p", "ph_flag", "epv", "vif", "penalizer"} <= set(cox.columns)
+    dyn = read_tsv(wd / "results/syn/analysis/dynamics.tsv")
+    assert {"hazard", "n_at_risk", "peak_epoch_lower_95", "rmst", "median_time_upper_95"} <= set(dyn.columns)
     for t in targets:
         assert (wd / t).stat().st_size > 1000, t
     assert "<svg" in (wd / "results/syn/figures/km_acquisition.svg").read_text()[:2000]
-    for rule_log in ("trajectories", "cox_acquisition", "summary"):
+    for rule_log in ("trajectories", "cox_acquisition", "cloglog_acquisition", "qvalues", "summary"):
         assert (wd / f"logs/syn/analysis/{rule_log}.log").read_text().strip().endswith("done")
+
+    # byte-identical on re-run (the bootstrap is seeded; the fits are deterministic)
+    again = ["results/syn/analysis/dynamics.tsv", "results/syn/analysis/cloglog_acquisition.tsv",
+             "results/syn/analysis/qvalues.tsv", "results/syn/analysis/summary.tsv"]
+    before = {t: (wd / t).read_bytes() for t in again}
+    run_snakemake(wd, "--allowed-rules", *ANALYSIS_RULES, "--configfile", str(CONFIG.relative_to(REPO)),
+                  "--forcerun", "dynamics", "discrete_time", "qvalues", "summary", "--", *again, timeout=600)
+    for t in again:
+        assert (wd / t).read_bytes() == before[t], f"{t} differs on re-run"
 
 
 @pytest.mark.slow

@@ -79,7 +79,7 @@ def test_tiny_benchmark_runs_through_the_project_code(tmp_path, monkeypatch):
                       "--probe-facts", "4", "--max-new-tokens", "8", "--import-s", "3.0",
                       "--workdir", str(tmp_path / "work"), "--out", str(out)])
     assert calls["train_epoch"] == 2  # warm-up + measured epoch of EpochRecipe (lora)
-    assert calls["generate"] >= 3     # eval greedy, probe greedy, probe samples
+    assert calls["generate"] >= 2     # eval greedy, probe samples (the probe's greedy answers are eval epoch 0's)
     files = list(out.glob("gpu_*_tiny_*.json"))
     assert len(files) == 1
     saved = json.loads(files[0].read_text())

@@ -34,7 +34,7 @@ DATA = {"get_ontology", "get_annotations", "parse_terms", "annotation_counts", "
 DEMO = {"demo_corpus", "build_demo_model", "pretrain_demo_model"}
 MODEL = {"probe_baseline", "train_epoch", "eval_epoch"}
 FIGURES = {"figure_km", "figure_forest", "figure_rate", "figure_accuracy"}
-ANALYSIS = {"trajectories", "events", "cox", "km", "dynamics", "summary"} | FIGURES
+ANALYSIS = {"trajectories", "events", "cox", "discrete_time", "qvalues", "km", "dynamics", "summary"} | FIGURES
 EVERYTHING = DATA | DEMO | MODEL | ANALYSIS
 
 
@@ -72,7 +72,7 @@ CHANGES = [
     ("probe: k", {f"runs__{RUN}__probe__k": 5},
      {"probe_baseline"} | ANALYSIS),
     ("analysis: the Cox covariates", {"analysis__cox__covariates": ["latent", "annotation_count", "depth"]},
-     {"cox", "summary", "figure_forest"}),
+     {"cox", "discrete_time", "qvalues", "summary", "figure_forest"}),
     ("figures: dpi", {"figures__dpi": 120},
      FIGURES),
 ]
@@ -135,3 +135,21 @@ def test_touching_files_reruns_nothing_but_a_real_change_does(finished, tmp_path
     table.write_text(table.read_text() + "\n")
     _touch([table])
     assert set(plan(wd)) == {"trajectories"} | (ANALYSIS - {"trajectories"})
+
+
+def test_reversed_keys_and_integral_floats_plan_nothing(finished):
+    """The same config with every mapping's keys in reverse order and every integer written as a
+    float (k: 4.0, epochs: 3.0): nothing to do (one canonical config feeds every rule's params)."""
+    import yaml
+
+    def rewrite(node):
+        if isinstance(node, dict):
+            return {k: rewrite(node[k]) for k in reversed(list(node))}
+        if isinstance(node, list):
+            return [rewrite(v) for v in node]
+        return float(node) if isinstance(node, int) and not isinstance(node, bool) else node
+
+    cfg = rewrite(yaml.safe_load((finished / CONFIG).read_text()))
+    path = finished / "tests/configs/reversed.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    assert plan(finished, path) == {}

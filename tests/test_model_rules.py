@@ -123,6 +123,6 @@ def test_hf_model_needs_no_file_input(tmp_path):
     wd = make_workdir(tmp_path / "wf")
     cfg = write_config(wd, TINY, name="hf.yaml",
                        models={"hub": {"source": "hf", "name_or_path": "org/some-model", "local_files_only": False}},
-                       runs__tiny__model="hub")
+                       runs__tiny__model="hub", literature={"source": "none"})
     proc = run_snakemake(wd, "-n", "results/tiny/eval/epoch_1.tsv", "--configfile", str(cfg))
     assert "rule train_epoch" in proc.stdout and "results/models/" not in proc.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import warnings
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -54,3 +55,38 @@ def test_a_failure_is_logged_with_its_traceback(tmp_path):
     text = log.read_text()
     assert "failed" in text and "ValueError: bad row 7" in text
     assert not logging.getLogger("factsurv").handlers
+
+
+def test_a_failed_script_ends_with_one_line_naming_the_file(tmp_path):
+    """A rule script that fails prints one line (the rule, the message naming the file, the log);
+    the traceback is in the log only."""
+    import subprocess
+    import textwrap
+
+    script = tmp_path / "script.py"
+    log = tmp_path / "job.log"
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).resolve().parents[1] / "src")!r})
+        from factsurv.io import InputError
+        from factsurv.rules import rule_logging
+
+        class Smk:
+            rule = "parse_terms"
+            log = [{str(log)!r}]
+            params = {{}}
+            output = ["out.tsv"]
+            class wildcards:
+                @staticmethod
+                def items():
+                    return []
+
+        with rule_logging(Smk()):
+            raise InputError("resources/ontologies/hpo.obo, line 3: malformed OBO")
+    """))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        f"factsurv: rule parse_terms failed: resources/ontologies/hpo.obo, line 3: malformed OBO (traceback in {log})"
+    ]
+    assert "Traceback" in log.read_text()

@@ -100,13 +100,23 @@ def offline(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HOME", str(fake_hf_cache(tmp_path / "hf", STUDY["models"]["llama"]["name_or_path"])))
 
 
-def test_model_missing_from_the_cache_stops_before_any_job(workdir, offline, monkeypatch, tmp_path):
+def test_model_missing_from_the_cache_warns_in_a_dry_run_and_stops_a_real_run(workdir, offline, monkeypatch, tmp_path):
+    """Planning before downloading: with -n a model not yet in the cache is a warning that says how
+    to fetch it and the plan is shown; a real run stops before any job."""
     monkeypatch.setenv("HF_HOME", str(tmp_path / "empty_hf"))
-    proc = run_snakemake(workdir, "-n", "--configfile", "config/study.yaml", check=False)
+    proc = run_snakemake(workdir, "-n", "--configfile", "config/study.yaml", "--quiet", "rules", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "warning at models.llama.name_or_path: 'meta-llama/Llama-3.1-8B-Instruct'" in out
+    assert "huggingface-cli download meta-llama/Llama-3.1-8B-Instruct" in out
+    assert job_stats(out)["train_epoch"] == 20
+
+    proc = run_snakemake(workdir, "--configfile", "config/study.yaml", check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "config error at models.llama.name_or_path: 'meta-llama/Llama-3.1-8B-Instruct'" in out
     assert "is not in the Hugging Face cache" in out and "local_files_only is true" in out
+    assert not (workdir / "results").exists() and not (workdir / "resources/ontologies").exists()
 
 
 def test_study_dry_run_plans_the_whole_study_offline(workdir, offline):

@@ -101,3 +101,24 @@ def test_hf_cache_check_is_pure_path_logic(tmp_path):
     assert hf_cache_has("org/m", revision="abc123", cache=tmp_path)
     assert not hf_cache_has("org/m", revision="v2", cache=tmp_path)
     assert not hf_cache_has("org/other", cache=tmp_path)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_a_damaged_checkpoint_stops_the_job_naming_the_file(setup, tmp_path, damage):
+    """checkpoint.json records the sha256 of the weights: a truncated or altered weights file
+    stops the next epoch and the evaluation with the file named (not a safetensors traceback)."""
+    import json
+    import shutil
+
+    root, spec_a, _, facts, ck = setup
+    bad = tmp_path / "epoch_1"
+    shutil.copytree(ck, bad)
+    assert "adapter_model.safetensors" in json.loads((bad / "checkpoint.json").read_text())["files"]
+    weights = bad / "adapter_model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2] if damage == "truncate" else data[:-1] + bytes([data[-1] ^ 1]))
+    with pytest.raises(InputError, match=r"adapter_model\.safetensors: damaged checkpoint file"):
+        train_epoch(spec_a, facts, 2, tmp_path / "epoch_2", settings(), PROMPT, previous=bad)
+    with pytest.raises(InputError, match=r"adapter_model\.safetensors: damaged checkpoint file"):
+        evaluate_epoch(spec_a, facts, 1, PROMPT, checkpoint_dir=bad, batch_size=4, max_new_tokens=8)
+    assert not (tmp_path / "epoch_2").exists()

@@ -96,7 +96,61 @@ def validate_config(config: dict[str, Any], schema: dict[str, Any] | str | Path)
         messages = semantic_errors(config)
     if messages:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(messages))
+    coerce_integers(config, schema)
     return config
+
+
+def canonical(value: Any) -> Any:
+    """Mappings with sorted keys (recursively), so that params compare equal whatever the key order
+    in the config file (Snakemake compares params by their repr). Lists keep their order."""
+    if isinstance(value, dict):
+        return {k: canonical(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    return value
+
+
+def coerce_integers(node: Any, schema: dict[str, Any] | None) -> Any:
+    """One type per numeric key (in place for mappings and lists): integral floats (``20.0``) become
+    ints wherever the schema says ``integer`` (it already refused ``20.5``), and ints become floats
+    wherever it says ``number`` (``passes: 1`` and ``1.0`` are one value). Without it ``epochs:
+    16.0`` breaks ``range()`` and ``k: 20.0`` re-runs the probe of ``k: 20``."""
+    if not isinstance(schema, dict):
+        return node
+    types = schema.get("type")
+    types = types if isinstance(types, list) else [types]
+    if "integer" in types and "number" not in types and isinstance(node, float) and node.is_integer():
+        return int(node)
+    if "number" in types and isinstance(node, int) and not isinstance(node, bool):
+        return float(node)
+    if isinstance(node, dict):
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        for key in node:
+            sub = props.get(key, extra if isinstance(extra, dict) else None)
+            node[key] = coerce_integers(node[key], sub)
+    elif isinstance(node, list) and isinstance(schema.get("items"), dict):
+        node[:] = [coerce_integers(v, schema["items"]) for v in node]
+    return node
+
+
+def models_missing_from_cache(config: dict[str, Any]) -> list[str]:
+    """``hf`` models with ``local_files_only`` that are not in the Hugging Face cache (checked by
+    the pre-flight: a warning in a dry-run, an error before a real run)."""
+    out: list[str] = []
+    for name, model in config.get("models", {}).items():
+        if model.get("source") == "hf" and model.get("local_files_only") and model.get("name_or_path"):
+            from factsurv.modeling.loading import hf_cache_dir, hf_cache_has
+
+            if not hf_cache_has(model["name_or_path"], model.get("revision")):
+                out.append(
+                    f"config error at models.{name}.name_or_path: {model['name_or_path']!r} "
+                    f"(revision {model.get('revision') or 'main'}) is not in the Hugging Face cache "
+                    f"{hf_cache_dir()} and local_files_only is true: download it first "
+                    f"(huggingface-cli download {model['name_or_path']}; docs/study.md) "
+                    "or set HF_HOME to the cache that has it"
+                )
+    return out
 
 
 def semantic_errors(config: dict[str, Any]) -> list[str]:
@@ -144,16 +198,6 @@ def semantic_errors(config: dict[str, Any]) -> list[str]:
             out.append(
                 f"config error at models.{name}.name_or_path: model folder not found: {model.get('name_or_path')}"
             )
-        if model.get("source") == "hf" and model.get("local_files_only") and model.get("name_or_path"):
-            from factsurv.modeling.loading import hf_cache_dir, hf_cache_has
-
-            if not hf_cache_has(model["name_or_path"], model.get("revision")):
-                out.append(
-                    f"config error at models.{name}.name_or_path: {model['name_or_path']!r} "
-                    f"(revision {model.get('revision') or 'main'}) is not in the Hugging Face cache "
-                    f"{hf_cache_dir()} and local_files_only is true: download it first (docs/study.md) "
-                    "or set HF_HOME to the cache that has it"
-                )
     lit = config.get("literature", {})
     if lit.get("source") == "table":
         if not lit.get("table"):
@@ -163,3 +207,21 @@ def semantic_errors(config: dict[str, Any]) -> list[str]:
     if lit.get("source") == "corpus" and not lit.get("corpus"):
         out.append("config error at literature.corpus: list the text files or folders to count in")
     return out
+
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def section_defaults(section: str, schema: str | Path = SCHEMA_PATH) -> dict[str, Any]:
+    """The defaults of one top-level config block (e.g. ``analysis``), filled from the schema.
+
+    For code and tests that build settings outside a workflow run: the schema stays the one place
+    a default is written.
+    """
+    full = load_schema(schema)
+    sub = full["properties"][section]
+    instance: dict[str, Any] = {}
+    errors = list(_DefaultFillingValidator(sub).iter_errors(instance))
+    if errors:
+        raise ConfigError("; ".join(_describe(e) for e in errors))
+    return instance

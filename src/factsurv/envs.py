@@ -23,7 +23,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "torch", "transformers", "tokenizers", "safetensors", "peft", "accelerate", "bitsandbytes",
         "pandas", "numpy", "pyyaml", "tqdm",
     ),
-    "analysis": ("lifelines", "pandas", "numpy", "matplotlib", "pyyaml"),
+    "analysis": ("lifelines", "statsmodels", "pandas", "numpy", "matplotlib", "pyyaml"),
 }
 
 

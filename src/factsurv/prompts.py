@@ -23,8 +23,15 @@ DEFAULT_PREFIXES = ("HP", "GO")
 
 
 def user_message(template: str, ontology_name: str, label: str) -> str:
-    """The question for one fact."""
-    return template.format(ontology_name=ontology_name, label=label)
+    """The question for one fact (a template with other placeholders: ValueError naming prompt.user;
+    the pre-flight stops such a config before any job)."""
+    try:
+        return template.format(ontology_name=ontology_name, label=label)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(
+            f"config error at prompt.user: {template!r} cannot be filled ({type(exc).__name__}: {exc}); "
+            "allowed placeholders: {ontology_name}, {label}"
+        ) from None
 
 
 def uses_chat_template(tokenizer: Any, mode: str) -> bool:

@@ -54,6 +54,29 @@ class _LineStream(io.TextIOBase):
         self.raw.close()
 
 
+def failure_line(exc: BaseException, rule: str, log_path: str) -> str:
+    """One line for the terminal: the rule, the error (which names the key or file), the log."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    what = text if isinstance(exc, (ValueError, OSError)) and text else f"{type(exc).__name__}: {text}"
+    return f"factsurv: rule {rule} failed: {what} (traceback in {log_path})"
+
+
+def _one_line_on_exit(exc: BaseException, rule: str, log_path: str) -> None:
+    """When the exception ends the script, print one line instead of the traceback (which is in
+    the log already): the hook only acts on this very exception at interpreter exit."""
+    if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+        return
+    previous = sys.excepthook
+
+    def hook(etype, value, tb):  # noqa: ANN001
+        if value is exc:
+            print(failure_line(exc, rule, log_path), file=sys.stderr)
+        else:
+            previous(etype, value, tb)
+
+    sys.excepthook = hook
+
+
 @contextlib.contextmanager
 def rule_logging(smk: Any) -> Iterator[logging.Logger]:
     """Send stderr, warnings and the ``factsurv`` logger to ``snakemake.log[0]``."""
@@ -80,8 +103,9 @@ def rule_logging(smk: Any) -> Iterator[logging.Logger]:
         logger.info("output %s", list(smk.output))
         yield logger
         logger.info("done")
-    except BaseException:
+    except BaseException as exc:
         logger.exception("failed")
+        _one_line_on_exit(exc, getattr(smk, "rule", "?"), log_path)
         raise
     finally:
         logging.captureWarnings(False)

@@ -10,6 +10,8 @@ RUN_TARGETS.extend(
         "results/{run}/analysis/summary.tsv",
         "results/{run}/analysis/dynamics.tsv",
         *[f"results/{{run}}/analysis/cox_{k}.tsv" for k in ANALYSIS_KINDS],
+        *[f"results/{{run}}/analysis/cloglog_{k}.tsv" for k in ANALYSIS_KINDS],
+        "results/{run}/analysis/qvalues.tsv",
         *[f"results/{{run}}/analysis/km_{k}.tsv" for k in ANALYSIS_KINDS],
         *[
             f"results/{{run}}/figures/km_{k}.{x}"
@@ -23,6 +25,8 @@ RUN_TARGETS.extend(
         ],
         *[f"results/{{run}}/figures/acquisition_rate.{x}" for x in FIGURE_FORMATS],
         *[f"results/{{run}}/figures/accuracy.{x}" for x in FIGURE_FORMATS],
+        "results/{run}/analysis/epoch_sets.tsv",
+        *[f"results/{{run}}/figures/epoch_sets.{x}" for x in FIGURE_FORMATS],
     ]
 )
 
@@ -83,6 +87,43 @@ rule cox:
         "../scripts/cox.py"
 
 
+rule discrete_time:
+    input:
+        events="results/{run}/analysis/events_{kind}.tsv",
+        cox="results/{run}/analysis/cox_{kind}.tsv",
+    output:
+        "results/{run}/analysis/cloglog_{kind}.tsv",
+    log:
+        "logs/{run}/analysis/cloglog_{kind}.log",
+    benchmark:
+        "benchmarks/{run}/analysis/cloglog_{kind}.tsv"
+    wildcard_constraints:
+        kind="|".join(ANALYSIS_KINDS),
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        cox=get_cox_settings,
+        kind=get_cox_kind_settings,
+        discrete_time=lambda wildcards: dict(analysis_config()["discrete_time"]),
+    script:
+        "../scripts/discrete_time.py"
+
+
+rule qvalues:
+    input:
+        expand("results/{{run}}/analysis/cox_{kind}.tsv", kind=ANALYSIS_KINDS),
+    output:
+        "results/{run}/analysis/qvalues.tsv",
+    log:
+        "logs/{run}/analysis/qvalues.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        kinds=ANALYSIS_KINDS,
+    script:
+        "../scripts/qvalues.py"
+
+
 rule km:
     input:
         "results/{run}/analysis/events_{kind}.tsv",
@@ -120,6 +161,8 @@ rule dynamics:
         convergence_share=lambda wildcards: analysis_config()["dynamics"][
             "convergence_share"
         ],
+        bootstrap=lambda wildcards: analysis_config()["dynamics"]["bootstrap"],
+        seed=lambda wildcards: analysis_config()["dynamics"]["seed"],
     script:
         "../scripts/dynamics.py"
 
@@ -128,7 +171,9 @@ rule summary:
     input:
         trajectories="results/{run}/analysis/trajectories.tsv",
         events=expand("results/{{run}}/analysis/events_{kind}.tsv", kind=ANALYSIS_KINDS),
-        cox_acquisition="results/{run}/analysis/cox_acquisition.tsv",
+        cox=expand("results/{{run}}/analysis/cox_{kind}.tsv", kind=ANALYSIS_KINDS),
+        cloglog_acquisition="results/{run}/analysis/cloglog_acquisition.tsv",
+        qvalues="results/{run}/analysis/qvalues.tsv",
         logrank=expand(
             "results/{{run}}/analysis/logrank_{kind}.tsv", kind=ANALYSIS_KINDS
         ),
@@ -142,6 +187,11 @@ rule summary:
     params:
         kinds=ANALYSIS_KINDS,
         demo=is_demo_run,
+        selection=get_summary_selection,
+        compare_stable_epochs=lambda wildcards: list(
+            analysis_config()["compare_stable_epochs"]
+        ),
+        cox=get_cox_settings,
     script:
         "../scripts/summary.py"
 
@@ -232,3 +282,41 @@ rule figure_accuracy:
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/figure_accuracy.py"
+
+
+rule epoch_sets:
+    input:
+        trajectories="results/{run}/analysis/trajectories.tsv",
+        evals=get_eval_tables,
+        checkpoints=get_checkpoints,
+    output:
+        "results/{run}/analysis/epoch_sets.tsv",
+    log:
+        "logs/{run}/analysis/epoch_sets.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        confidence_threshold=analysis_config()["confidence_threshold"],
+    script:
+        "../scripts/epoch_sets.py"
+
+
+rule figure_epoch_sets:
+    input:
+        "results/{run}/analysis/epoch_sets.tsv",
+    output:
+        figure_outputs(
+            "epoch_sets",
+            "../report/epoch_sets.rst",
+            "Learning dynamics",
+            "epoch sets",
+        ),
+    log:
+        "logs/{run}/figures/epoch_sets.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        demo=is_demo_run,
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/figure_epoch_sets.py"

@@ -13,13 +13,27 @@ def get_eval_tables(wildcards):
     return [f"results/{wildcards.run}/eval/epoch_{e}.tsv" for e in range(epochs + 1)]
 
 
+def get_checkpoints(wildcards):
+    epochs = run_config(wildcards.run)["epochs"]
+    return [f"results/{wildcards.run}/checkpoints/epoch_{e}" for e in range(1, epochs + 1)]
+
+
 def is_demo_run(wildcards):
     return model_config(run_config(wildcards.run)["model"])["source"] == "demo"
 
 
-def get_kind_selection(wildcards):
-    spec = analysis_config()["kinds"][wildcards.kind]
+def kind_selection(kind):
+    spec = analysis_config()["kinds"][kind]
     return {"splits": list(spec["splits"]), "ontologies": spec.get("ontologies")}
+
+
+def get_kind_selection(wildcards):
+    return kind_selection(wildcards.kind)
+
+
+def get_summary_selection(wildcards):
+    """The fact selection of the kinds whose shares summary.tsv compares across stable_epochs m."""
+    return {kind: kind_selection(kind) for kind in ("acquisition", "generalization")}
 
 
 def get_cox_settings(wildcards):

@@ -5,7 +5,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from factsurv.config import ConfigError, validate_config  # noqa: E402
+from factsurv.config import ConfigError, canonical, validate_config  # noqa: E402
+from factsurv.preflight import preflight  # noqa: E402
+from snakemake.logging import logger  # noqa: E402
 
 try:
     validate_config(
@@ -14,6 +16,44 @@ try:
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 
+# One canonical config (mappings in sorted key order; integral floats at integer keys are ints):
+# every params derived from it compares equal whatever the key order in the file, 20 or 20.0.
+_canonical = canonical(dict(config))
+config.clear()
+config.update(_canonical)
+
+# The pre-flight (src/factsurv/preflight.py): what the config and a cheap look at the input files
+# can tell, before the DAG is built and before any job (in the main process only: cluster jobs
+# re-read the Snakefile).
+if workflow.is_main_process:
+    _report = preflight(
+        config,
+        workflow.configfiles,
+        produced=[
+            f"results/models/{name}/corpus.txt"
+            for name, spec in config["models"].items()
+            if spec["source"] == "demo"
+        ],
+    )
+    if _report.errors:
+        raise WorkflowError(
+            "pre-flight found problems (nothing was run):\n  "
+            + "\n  ".join(_report.errors)
+        )
+    for _warning in _report.warnings():
+        logger.warning(_warning)
+
+
+# Snakemake calls onstart after the plan and before the first job, never in a dry-run: what a
+# download would fix only warns in a dry-run, and stops a real run here.
+onstart:
+    if workflow.is_main_process and _report.before_run:
+        raise WorkflowError(
+            "pre-flight found problems (nothing was run):\n  "
+            + "\n  ".join(_report.before_run)
+        )
+
+
 ONTOLOGIES = sorted(config["ontologies"])
 RUNS = sorted(config["runs"])
 MODELS = sorted(config["models"])
@@ -21,16 +61,6 @@ MODELS = sorted(config["models"])
 
 def _alternatives(names):
     return "|".join(re.escape(n) for n in names) if names else "(?!x)x"
-
-
-def canonical(value):
-    """Dicts with sorted keys (recursively), so that params compare equal whatever the key order
-    in the config file (Snakemake compares params by their text)."""
-    if isinstance(value, dict):
-        return {k: canonical(value[k]) for k in sorted(value)}
-    if isinstance(value, list):
-        return [canonical(v) for v in value]
-    return value
 
 
 def ontology(onto):

@@ -18,5 +18,7 @@ with rule_logging(snakemake) as log:
         events,
         group_by=snakemake.params.group_by,
         convergence_share=float(snakemake.params.convergence_share),
+        bootstrap=int(snakemake.params.bootstrap),
+        seed=int(snakemake.params.seed),
     )
     write_tsv(table, snakemake.output[0])

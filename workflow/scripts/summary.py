@@ -5,18 +5,26 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))
 
+from factsurv.analysis.cox import CoxSettings  # noqa: E402
 from factsurv.analysis.summary import summary_table  # noqa: E402
 from factsurv.io import read_tsv, write_tsv  # noqa: E402
 from factsurv.rules import rule_logging  # noqa: E402
 
 with rule_logging(snakemake) as log:
     kinds = list(snakemake.params.kinds)
+    cox = {k: read_tsv(p) for k, p in zip(kinds, snakemake.input.cox)}
     table = summary_table(
         read_tsv(snakemake.input.trajectories, dtype={"fact_id": str}),
         {k: read_tsv(p, dtype={"fact_id": str}) for k, p in zip(kinds, snakemake.input.events)},
-        read_tsv(snakemake.input.cox_acquisition),
+        cox["acquisition"],
         {k: read_tsv(p) for k, p in zip(kinds, snakemake.input.logrank)},
         read_tsv(snakemake.input.dynamics),
         demo=bool(snakemake.params.demo),
+        cox=cox,
+        qvalues=read_tsv(snakemake.input.qvalues),
+        cloglog=read_tsv(snakemake.input.cloglog_acquisition),
+        selection=dict(snakemake.params.selection),
+        compare_stable_epochs=[int(m) for m in snakemake.params.compare_stable_epochs],
+        cox_settings=CoxSettings.from_config(dict(snakemake.params.cox)),
     )
     write_tsv(table, snakemake.output[0])

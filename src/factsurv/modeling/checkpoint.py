@@ -5,8 +5,11 @@ Layout of ``results/{run}/checkpoints/epoch_{e}/``::
     adapter_model.safetensors + adapter_config.json   (lora, qlora: the LoRA weights only)
     model.safetensors                                  (full: every weight, tied ones once)
     trainer_state.pt     optimizer, scheduler, global step, RNG states
-    checkpoint.json      base model (id + fingerprint), method, LoRA config, training plan, epoch, seed
+    checkpoint.json      base model (id + fingerprint), method, LoRA config, training plan, epoch, seed,
+                         and the sha256 of the weights and trainer state (``files``)
 
+:func:`read_meta` checks those sha256: a damaged or truncated file stops the job that reads it,
+naming the file (checkpoints written before the sha256 were recorded are read unchecked).
 A checkpoint is only ever combined with the base model and settings it was made with:
 :func:`check_compatible` refuses anything else with a message naming what differs.
 """
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from factsurv.io import InputError, atomic_path
+from factsurv.provenance import sha256_file
 
 CHECKPOINT_JSON = "checkpoint.json"
 TRAINER_STATE = "trainer_state.pt"
@@ -35,15 +39,35 @@ def weights_file(method: str) -> str:
     return FULL_WEIGHTS if method == "full" else ADAPTER_WEIGHTS
 
 
-def read_meta(ckpt_dir: str | os.PathLike[str]) -> dict[str, Any]:
+def read_meta(ckpt_dir: str | os.PathLike[str], *, verify: bool = True) -> dict[str, Any]:
+    """checkpoint.json of a checkpoint; with ``verify``, the recorded sha256 of its files too."""
     path = Path(ckpt_dir) / CHECKPOINT_JSON
     if not path.exists():
         raise InputError(f"{ckpt_dir}: not a checkpoint ({CHECKPOINT_JSON} missing)")
-    meta = json.loads(path.read_text())
+    try:
+        meta = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: damaged checkpoint metadata ({exc}); delete {ckpt_dir} to retrain that epoch") from None
     wfile = Path(ckpt_dir) / weights_file(meta.get("method", "full"))
     if not wfile.exists():
         raise InputError(f"{ckpt_dir}: weights file {wfile.name} missing")
+    if verify:
+        verify_files(ckpt_dir, meta)
     return meta
+
+
+def verify_files(ckpt_dir: str | os.PathLike[str], meta: dict[str, Any]) -> None:
+    """Raise :class:`InputError` naming the first file whose sha256 differs from checkpoint.json's."""
+    for name, digest in sorted(meta.get("files", {}).items()):
+        f = Path(ckpt_dir) / name
+        if not f.exists():
+            raise InputError(f"{f}: missing from the checkpoint; delete {ckpt_dir} to retrain that epoch")
+        actual = sha256_file(f)
+        if actual != digest:
+            raise InputError(
+                f"{f}: damaged checkpoint file (sha256 {actual[:12]}…, checkpoint.json records {digest[:12]}…; "
+                f"{f.stat().st_size} bytes): delete {ckpt_dir} to retrain that epoch"
+            )
 
 
 def check_compatible(meta: dict[str, Any], *, base: dict[str, Any], method: str | None = None,
@@ -91,8 +115,9 @@ def save(out_dir: str | os.PathLike[str], model: Any, meta: dict[str, Any], trai
             save_file(state, str(tmp / ADAPTER_WEIGHTS))
             model.peft_config["default"].save_pretrained(str(tmp))
         torch.save(trainer_state, tmp / TRAINER_STATE)
-        (tmp / CHECKPOINT_JSON).write_text(json.dumps({"format": FORMAT_VERSION, **meta}, indent=2,
-                                                       sort_keys=True, default=str) + "\n")
+        files = {f.name: sha256_file(f) for f in sorted(tmp.iterdir()) if f.is_file()}
+        (tmp / CHECKPOINT_JSON).write_text(json.dumps({"format": FORMAT_VERSION, **meta, "files": files},
+                                                       indent=2, sort_keys=True, default=str) + "\n")
 
 
 def load_weights(model: Any, ckpt_dir: str | os.PathLike[str], method: str) -> None:
@@ -101,7 +126,10 @@ def load_weights(model: Any, ckpt_dir: str | os.PathLike[str], method: str) -> N
 
     path = Path(ckpt_dir) / weights_file(method)
     if method == "full":
-        missing, unexpected = load_model(model, str(path), strict=False)
+        try:
+            missing, unexpected = load_model(model, str(path), strict=False)
+        except Exception as exc:  # safetensors: a truncated or damaged file
+            raise InputError(f"{path}: cannot read the checkpoint weights ({type(exc).__name__}: {exc})") from None
         if unexpected or missing:
             raise CheckpointMismatch(
                 f"{path}: weights do not fit the base model (missing {sorted(missing)[:3]}, "
@@ -111,7 +139,10 @@ def load_weights(model: Any, ckpt_dir: str | os.PathLike[str], method: str) -> N
     from peft import set_peft_model_state_dict
 
     device = next(model.parameters()).device
-    state = load_file(str(path), device=str(device))
+    try:
+        state = load_file(str(path), device=str(device))
+    except Exception as exc:  # safetensors: a truncated or damaged file
+        raise InputError(f"{path}: cannot read the adapter weights ({type(exc).__name__}: {exc})") from None
     result = set_peft_model_state_dict(model, state)
     unexpected = list(getattr(result, "unexpected_keys", []) or [])
     if unexpected:
@@ -124,4 +155,7 @@ def load_trainer_state(ckpt_dir: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(ckpt_dir) / TRAINER_STATE
     if not path.exists():
         raise InputError(f"{ckpt_dir}: {TRAINER_STATE} missing (cannot resume training from it)")
-    return torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # a truncated or damaged file
+        raise InputError(f"{path}: cannot read the trainer state ({type(exc).__name__}: {exc})") from None

@@ -1,7 +1,12 @@
 """Answer generation for evaluation and the probe: one decoding loop, greedy or sampled.
 
-- **Prefill once**: each batch of prompts (left-padded) is run through the model once; for K samples
-  the key/value cache is then repeated K times, instead of copying every prompt K times.
+- **Prefill once**: the tokens that all prompts of a batch begin with (the question template, a chat
+  template's system header) are run once and their key/value cache copied to every row; then each
+  prompt's own part (left-padded after the shared part) is run once, however many samples follow.
+- **Shared sample paths**: the model runs once per (prompt, answer so far), and every sample row
+  with that history draws its own next token from the same distribution; rows that draw the same
+  token stay together. The K samples of a confident model cost about one greedy answer; the draws
+  are exactly those of K independent rows.
 - **Batch- and order-invariant sampling**: sample *j* of a fact takes, at answer step *t*, the token
   at the uniform ``u(seed, key, j, t)`` of the (temperature, top-p) distribution, inverse-CDF.
   ``u`` comes from a counter-based hash (splitmix64) of the probe seed, the fact's key (its
@@ -109,22 +114,20 @@ def eos_ids(model: Any, tokenizer: Any) -> set[int]:
 
 
 def _choose(logits: Any, u: Any | None, temperature: float, top_p: float) -> Any:
-    """Next tokens: argmax (``u`` None) or the inverse-CDF draw at ``u`` (one per row)."""
+    """Next tokens per group: argmax, shape (G,) (``u`` None); or the inverse-CDF draws at the
+    uniforms ``u`` (G, M) of the group's rows, shape (G, M)."""
     import torch
 
     if u is None:
         return logits.argmax(-1)
     probs = torch.softmax(logits.float() / temperature, dim=-1)
+    order = None
     if top_p < 1.0:
-        sorted_p, order = probs.sort(dim=-1, descending=True)
-        cum = sorted_p.cumsum(-1)
-        sorted_p = sorted_p.masked_fill(cum - sorted_p > top_p, 0.0)
-        cdf = sorted_p.cumsum(-1)
-        pick = torch.searchsorted(cdf, (u * cdf[:, -1]).unsqueeze(1).contiguous()).clamp(max=cdf.shape[1] - 1)
-        return order.gather(1, pick).squeeze(1)
+        probs, order = probs.sort(dim=-1, descending=True)
+        probs = probs.masked_fill(probs.cumsum(-1) - probs > top_p, 0.0)
     cdf = probs.cumsum(-1)
-    pick = torch.searchsorted(cdf, (u * cdf[:, -1]).unsqueeze(1).contiguous())
-    return pick.clamp(max=cdf.shape[1] - 1).squeeze(1)
+    pick = torch.searchsorted(cdf, (u * cdf[:, -1:]).contiguous()).clamp(max=cdf.shape[1] - 1)
+    return order.gather(1, pick) if order is not None else pick
 
 
 def generate_answers(
@@ -184,6 +187,22 @@ def generate_answers(
     return out
 
 
+MIN_SHARED_PREFIX = 4
+
+
+def shared_prefix_length(batch: Sequence[Sequence[int]]) -> int:
+    """Tokens all prompts of ``batch`` begin with (leaving each at least one token of its own);
+    0 when fewer than :data:`MIN_SHARED_PREFIX` (not worth a separate forward pass)."""
+    if len(batch) < 2:
+        return 0
+    limit = min(len(x) for x in batch) - 1
+    first = batch[0]
+    n = 0
+    while n < limit and all(x[n] == first[n] for x in batch):
+        n += 1
+    return n if n >= MIN_SHARED_PREFIX else 0
+
+
 def _generate_batch(model: Any, batch: Sequence[Sequence[int]], keys: Sequence[str], *, reps: int, sampling: bool,
                     temperature: float, top_p: float, seed: int, max_new_tokens: int, pad_id: int,
                     stop_list: Any, pieces: list[str], pattern: re.Pattern[str],
@@ -192,58 +211,78 @@ def _generate_batch(model: Any, batch: Sequence[Sequence[int]], keys: Sequence[s
     (the end token, when one was drawn, is scored but not kept)."""
     import torch
 
-    width = max(len(x) for x in batch)
-    ids = torch.tensor([[pad_id] * (width - len(x)) + list(x) for x in batch], device=device)
-    mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in batch], device=device)
-    position = (mask.cumsum(-1) - 1).clamp(min=0)
+    common = shared_prefix_length(batch)
+    cache = None
+    if common:
+        # the prompts' shared beginning (template, system prompt) once, its cache copied to every row
+        pre = model(input_ids=torch.tensor([list(batch[0][:common])], device=device), use_cache=True,
+                    logits_to_keep=1)
+        cache = pre.past_key_values
+        cache.batch_repeat_interleave(len(batch))
+    rest = [list(x[common:]) for x in batch]
+    width = max(len(x) for x in rest)
+    ids = torch.tensor([[pad_id] * (width - len(x)) + x for x in rest], device=device)
+    mask = torch.tensor([[1] * common + [0] * (width - len(x)) + [1] * len(x) for x in rest], device=device)
+    position = (mask.cumsum(-1) - 1).clamp(min=0)[:, common:]
     # logits of the last position only: the prefill never materialises (batch, length, vocab)
-    out = model(input_ids=ids, attention_mask=mask, position_ids=position, use_cache=True, logits_to_keep=1)
+    out = model(input_ids=ids, attention_mask=mask, position_ids=position, past_key_values=cache,
+                use_cache=True, logits_to_keep=1)
     cache = out.past_key_values
     logits = out.logits[:, -1, :]
-    if reps > 1:
-        cache.batch_repeat_interleave(reps)
-        mask = mask.repeat_interleave(reps, dim=0)
-        logits = logits.repeat_interleave(reps, dim=0)
     rows = len(batch) * reps
     uniforms = None
     if sampling:
         u = sample_uniforms(seed, keys, reps, max_new_tokens).reshape(rows, max_new_tokens)
         uniforms = torch.tensor(u, device=device, dtype=torch.float32)
+    # Sample paths are shared: a *group* is one prompt with one answer so far; the model runs once
+    # per group, and every sample row in it draws its own next token from the group's distribution.
+    # Rows that draw the same token stay together, so a confident model's K samples cost about one.
+    members: list[list[int]] = [list(range(b * reps, (b + 1) * reps)) for b in range(len(batch))]
     last_pos = mask.sum(-1, keepdim=True) - 1
-    alive = torch.arange(rows, device=device)  # rows still generating, as indices into the batch
     tokens: list[list[int]] = [[] for _ in range(rows)]
-    texts = [""] * rows
     logprob = [0.0] * rows
     scored = [0] * rows
+    texts = [""] * len(members)  # per group
+    stop_set = set(stop_list.tolist()) if stop_list is not None else set()
     for step in range(max_new_tokens):
-        u = uniforms[alive, step] if uniforms is not None else None
-        nxt = _choose(logits, u, temperature, top_p)
-        lp = torch.log_softmax(logits.float(), -1).gather(1, nxt[:, None]).squeeze(1)
-        is_stop = torch.isin(nxt, stop_list) if stop_list is not None else torch.zeros_like(nxt, dtype=torch.bool)
-        nxt_l, lp_l, stop_l, alive_l = nxt.tolist(), lp.tolist(), is_stop.tolist(), alive.tolist()
-        keep = []
-        for pos, (r, tok, p, s) in enumerate(zip(alive_l, nxt_l, lp_l, stop_l)):
+        row_group = [g for g, rs in enumerate(members) for _ in rs]
+        row_slot = [j for rs in members for j in range(len(rs))]
+        row_ids = [r for rs in members for r in rs]
+        rg = torch.tensor(row_group, device=device)
+        if uniforms is not None:  # the rows' uniforms laid out per group: (groups, most rows in a group)
+            rj = torch.tensor(row_slot, device=device)
+            u = torch.zeros((len(members), max(len(rs) for rs in members)), device=device)
+            u[rg, rj] = uniforms[torch.tensor(row_ids, device=device), step]
+            nxt = _choose(logits, u, temperature, top_p)[rg, rj]
+        else:
+            nxt = _choose(logits, None, temperature, top_p)[rg]
+        lp = torch.log_softmax(logits.float(), -1)[rg, nxt]
+        new_groups: dict[tuple[int, int], list[int]] = {}
+        for r, g, tok, p in zip(row_ids, row_group, nxt.tolist(), lp.tolist()):
             logprob[r] += p
             scored[r] += 1
-            if s:
+            if tok in stop_set:
                 continue
             tokens[r].append(tok)
-            texts[r] += pieces[tok] if tok < len(pieces) else ""
-            if not pattern.search(texts[r]):
-                keep.append(pos)
-        if not keep or step == max_new_tokens - 1:
+            new_groups.setdefault((g, tok), []).append(r)
+        parents, next_tokens, next_members, next_texts = [], [], [], []
+        for (g, tok), rs in new_groups.items():
+            text = texts[g] + (pieces[tok] if tok < len(pieces) else "")
+            if pattern.search(text):
+                continue  # the answer is complete (or has run past its digits)
+            parents.append(g)
+            next_tokens.append(tok)
+            next_members.append(rs)
+            next_texts.append(text)
+        if not parents or step == max_new_tokens - 1:
             break
-        keep_t = torch.tensor(keep, device=device)
-        if len(keep) < len(alive_l):
-            cache.batch_select_indices(keep_t)
-            mask = mask[keep_t]
-            last_pos = last_pos[keep_t]
-            nxt = nxt[keep_t]
-            alive = alive[keep_t]
-        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)
-        last_pos = last_pos + 1
-        out = model(input_ids=nxt[:, None], attention_mask=mask, position_ids=last_pos,
-                    past_key_values=cache, use_cache=True)
+        idx = torch.tensor(parents, device=device)
+        cache.batch_select_indices(idx)
+        mask = torch.cat([mask[idx], torch.ones((len(parents), 1), dtype=mask.dtype, device=device)], dim=-1)
+        last_pos = last_pos[idx] + 1
+        members, texts = next_members, next_texts
+        out = model(input_ids=torch.tensor(next_tokens, device=device)[:, None], attention_mask=mask,
+                    position_ids=last_pos, past_key_values=cache, use_cache=True)
         cache = out.past_key_values
         logits = out.logits[:, -1, :]
     return [(t, lp, c) for t, lp, c in zip(tokens, logprob, scored)]

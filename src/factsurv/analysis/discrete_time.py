@@ -1,0 +1,234 @@
+"""Discrete-time sensitivity model: complementary log-log regression on fact × epoch data.
+
+Every fact at risk contributes one row per epoch 1..duration (``y`` = 1 in its event epoch). The
+model has one free effect per epoch (the baseline hazard) plus the covariates; under grouped-time
+proportional hazards its covariate coefficients estimate the same log hazard ratios as Cox's and it
+handles the heavy ties of epoch time exactly. Standard errors are cluster-robust with the fact as
+cluster (statsmodels GLM, ``cov_type="cluster"``). Epochs without events, or in which every fact at
+risk has its event, carry no information on the covariates (their epoch effect runs to ∓∞): their
+rows are left out, with a note.
+
+The designs are the Cox models' (:func:`factsurv.analysis.cox.build_design`: same transforms, drops
+and events-per-parameter rule; the penalizer is not used). For covariates whose Cox
+proportional-hazards test is flagged, a further model lets their effect vary with time:
+covariate × log(epoch) (``log_time``) or one effect per epoch band (``bands``).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from factsurv.analysis.cox import CoxSettings, Design, build_design
+
+log = logging.getLogger("factsurv")
+
+CLOGLOG_COLUMNS = (
+    "model", "covariate", "coef", "se_robust", "hr", "hr_lower_95", "hr_upper_95", "p", "n", "n_events",
+    "n_person_epochs", "converged", "warning", "transform", "cox_hr", "cox_hr_lower_95", "cox_hr_upper_95",
+)
+Z95 = 1.959963984540054
+
+
+@dataclass
+class DiscreteTimeSettings:
+    """The ``analysis.discrete_time`` config block (defaults only in the schema)."""
+
+    time_varying: str
+    bands: Sequence[int]
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> "DiscreteTimeSettings":
+        names = [f.name for f in fields(cls)]
+        missing = [k for k in names if k not in cfg]
+        if missing:
+            raise KeyError(f"analysis.discrete_time settings lack {missing} (defaults come from the config schema)")
+        return cls(**{k: cfg[k] for k in names})
+
+
+def person_epochs(duration: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Expand facts to fact × epoch rows: (fact index, epoch 1..duration, y)."""
+    d = np.asarray(duration, dtype=int)
+    ev = np.asarray(event, dtype=int)
+    idx = np.repeat(np.arange(len(d)), d)
+    epoch = np.arange(len(idx)) - np.repeat(np.cumsum(d) - d, d) + 1
+    y = ((epoch == d[idx]) & (ev[idx] == 1)).astype(float)
+    return idx, epoch, y
+
+
+def band_edges(bands: Sequence[int], last: int) -> list[tuple[int, int]]:
+    """``[3, 6]`` with last epoch 10 → [(1, 3), (4, 6), (7, 10)] (bands past ``last`` are cut)."""
+    out, lo = [], 1
+    for b in sorted(int(x) for x in bands):
+        if b >= last:
+            break
+        if b >= lo:
+            out.append((lo, b))
+            lo = b + 1
+    out.append((lo, last))
+    return out
+
+
+def fit_cloglog(
+    design: Design, *, time_varying: Sequence[str] = (), method: str = "none", bands: Sequence[int] = (),
+    max_abs_coef: float = 10.0,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Fit one design; return its rows (without model name) and the problems that void it."""
+    import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
+
+    frame = design.frame()
+    names = list(design.columns)
+    idx, epoch, y = person_epochs(frame["duration"].to_numpy(), frame["event"].to_numpy())
+    last = int(epoch.max()) if len(epoch) else 0
+    ev_by = np.bincount(epoch, weights=y, minlength=last + 1)
+    risk_by = np.bincount(epoch, minlength=last + 1)
+    informative = [e for e in range(1, last + 1) if 0 < ev_by[e] < risk_by[e]]
+    notes = []
+    left = [e for e in range(1, last + 1) if risk_by[e] and e not in informative]
+    if left:
+        notes.append(f"epochs {left} left out (no events, or all at risk had one: no information on the covariates)")
+    keep = np.isin(epoch, informative)
+    idx, epoch, y = idx[keep], epoch[keep], y[keep]
+    x = frame[names].to_numpy(dtype=float)[idx]
+    cols: dict[str, np.ndarray] = {f"epoch[{e}]": (epoch == e).astype(float) for e in informative}
+    labels: list[tuple[str, str]] = []  # (row covariate name, exog column)
+    for j, name in enumerate(names):
+        xj = x[:, j]
+        if name in time_varying and method == "bands":
+            for lo, hi in band_edges(bands, last):
+                label = f"{name}[epochs {lo}-{hi}]"
+                cols[label] = xj * ((epoch >= lo) & (epoch <= hi))
+                labels.append((label, label))
+        else:
+            cols[name] = xj
+            labels.append((name, name))
+            if name in time_varying and method == "log_time":
+                label = f"{name}×log(epoch)"
+                cols[label] = xj * np.log(epoch)
+                labels.append((label, label))
+    exog = pd.DataFrame(cols)
+    problems: list[str] = []
+    res = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            res = sm.GLM(y, exog, family=sm.families.Binomial(link=sm.families.links.CLogLog())).fit(
+                cov_type="cluster", cov_kwds={"groups": idx})
+        except Exception as exc:  # PerfectSeparationError, LinAlgError, …
+            problems.append(f"fit failed: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
+    for w in caught:
+        if issubclass(w.category, PerfectSeparationWarning):
+            problems.append("perfect separation: " + " ".join(str(w.message).split())[:150])
+        elif w.category.__name__ == "ConvergenceWarning":
+            problems.append("statsmodels: " + " ".join(str(w.message).split())[:150])
+    if res is not None and not getattr(res, "converged", True):
+        problems.append("IRLS did not converge")
+    rows = []
+    for label, col in labels:
+        row: dict[str, Any] = {"covariate": label, "transform": design.transforms.get(label.split("[")[0].split("×")[0], "")}
+        if res is not None:
+            b, se, p = float(res.params[col]), float(res.bse[col]), float(res.pvalues[col])
+            row.update(coef=b, se_robust=se, hr=float(np.exp(b)), hr_lower_95=float(np.exp(b - Z95 * se)),
+                       hr_upper_95=float(np.exp(b + Z95 * se)), p=p)
+            if not (np.isfinite(b) and np.isfinite(se)):
+                problems.append(f"non-finite estimate for {label}")
+            elif abs(b) > max_abs_coef:
+                problems.append(f"|coef| > {max_abs_coef:g} for {label}")
+        rows.append(row)
+    for r in rows:
+        r["n_person_epochs"] = int(len(y))
+        r["_notes"] = notes
+    return rows, sorted(set(problems))
+
+
+def _rows_of(model: str, design: Design, settings: CoxSettings, dt: DiscreteTimeSettings,
+             time_varying: Sequence[str] = (), problems_log: list[str] | None = None) -> list[dict[str, Any]]:
+    base = {c: np.nan for c in CLOGLOG_COLUMNS}
+    out = []
+    for r in design.rows:  # dropped covariates, as in the Cox table
+        out.append({**base, **{k: r[k] for k in ("covariate", "n", "n_events", "warning", "transform")},
+                    "model": model, "converged": pd.NA})
+    if not design.columns:
+        return out
+    notes = [n for n in design.notes if not n.startswith("penalizer") and "penalized fit" not in n]
+    if design.n_events == 0:
+        for name in design.columns:
+            out.append({**base, "model": model, "covariate": name, "n": design.n, "n_events": 0,
+                        "converged": False, "warning": "not fitted: no events", "transform": design.transforms[name]})
+        return out
+    rows, problems = fit_cloglog(design, time_varying=time_varying, method=dt.time_varying, bands=dt.bands,
+                                 max_abs_coef=settings.max_abs_coef)
+    if problems:
+        msg = f"{model} [{', '.join(design.columns)}]: NOT CONVERGED: " + " | ".join(problems)
+        log.warning("%s", msg)
+        if problems_log is not None:
+            problems_log.append(msg)
+    for r in rows:
+        extra = r.pop("_notes")
+        row = {**base, **r, "model": model, "n": design.n, "n_events": design.n_events, "converged": not problems}
+        if problems:
+            for k in ("coef", "se_robust", "hr", "hr_lower_95", "hr_upper_95", "p"):
+                row[k] = np.nan
+            row["warning"] = "; ".join(["not converged: " + " | ".join(problems), *notes])
+        else:
+            row["warning"] = "; ".join([*extra, *notes])
+        out.append(row)
+    return out
+
+
+def flagged_covariates(cox: pd.DataFrame | None, model: str) -> list[str]:
+    """Design columns of ``model`` whose Cox proportional-hazards test is flagged (``ph_flag``)."""
+    if cox is None or cox.empty or "ph_flag" not in cox.columns:
+        return []
+    sel = cox[(cox["model"] == model) & (cox["ph_flag"].astype(str) == "True")]
+    return [str(c) for c in sel["covariate"]]
+
+
+def cloglog_table(
+    events: pd.DataFrame,
+    settings: CoxSettings,
+    dt: DiscreteTimeSettings,
+    *,
+    cox: pd.DataFrame | None = None,
+    extra_covariates: Sequence[str] = (),
+    subsets: Mapping[str, Sequence[str]] | None = None,
+) -> tuple[pd.DataFrame, list[str]]:
+    """The Cox models of :func:`factsurv.analysis.cox.cox_table` refitted as discrete-time cloglog
+    models (plus time-varying models for PH-flagged covariates), with the Cox HR beside each row."""
+    problems: list[str] = []
+    covs = [*settings.covariates, *[c for c in extra_covariates if c not in settings.covariates]]
+    rows: list[dict[str, Any]] = []
+    if events.empty:
+        rows.append({**{c: np.nan for c in CLOGLOG_COLUMNS}, "model": "multivariable", "covariate": "", "n": 0,
+                     "n_events": 0, "converged": False, "warning": "no facts at risk: no model fitted"})
+        return pd.DataFrame(rows, columns=list(CLOGLOG_COLUMNS)), ["no facts at risk"]
+    models: list[tuple[str, pd.DataFrame, list[str]]] = [("univariable", events, [c]) for c in covs]
+    models.append(("multivariable", events, covs))
+    for name, ontos in (subsets or {}).items():
+        sub = events[events["ontology"].isin(list(ontos))]
+        if not sub.empty:
+            models.append((f"multivariable:{name}", sub, covs))
+    for model, data, cv in models:
+        design = build_design(model, data, cv, settings)
+        rows += _rows_of(model, design, settings, dt, problems_log=problems)
+        tv = [c for c in flagged_covariates(cox, model) if c in design.columns]
+        if tv and dt.time_varying != "none":
+            label = f"{model} + time-varying ({dt.time_varying})"
+            rows += [r for r in _rows_of(label, design, settings, dt, time_varying=tv, problems_log=problems)
+                     if not str(r["warning"]).startswith("dropped")]
+    table = pd.DataFrame(rows, columns=list(CLOGLOG_COLUMNS))
+    if cox is not None and not cox.empty:
+        ok = cox[cox["converged"].astype(str) == "True"].drop_duplicates(["model", "covariate"])
+        ref = ok.set_index(["model", "covariate"])[["hr", "hr_lower_95", "hr_upper_95"]]
+        for i, r in table.iterrows():
+            key = (r["model"], r["covariate"])
+            if key in ref.index:
+                table.loc[i, ["cox_hr", "cox_hr_lower_95", "cox_hr_upper_95"]] = ref.loc[key].to_numpy(dtype=float)
+    return table, problems

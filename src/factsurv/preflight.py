@@ -1,0 +1,285 @@
+"""The pre-flight: what can be known from the config and a cheap look at the input files, checked
+when the workflow is parsed (workflow/rules/common.smk), before the DAG is built and before any
+job runs — so that a mistake stops the workflow with a message naming the key or the file, and
+never lets Snakemake delete the outputs of a job that was bound to fail.
+
+Checks (each message starts with ``config error at <key>:``):
+
+- the config files themselves: a key written twice in one mapping (YAML keeps the last silently);
+- prompt templates: unknown placeholders, and the required ones (``{label}``, ``{user}``);
+- ``training.method: qlora`` needs ``resources.gpu`` ≥ 1;
+- cross-key constraints: ``schedule_epochs`` ≥ ``epochs``, ``analysis.stable_epochs`` ≤ ``epochs``,
+  ``sample.counts`` ≤ the eligible terms of an ontology (once its term table exists);
+- local files (``source: path`` sources, ``literature.table``, ``literature.corpus``): they exist,
+  are readable, UTF-8, and look like the configured format;
+- ``hf`` models with ``local_files_only`` are in the Hugging Face cache (a warning in a dry-run,
+  an error before the first job of a real run).
+"""
+
+from __future__ import annotations
+
+import os
+import string
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from factsurv.config import models_missing_from_cache
+from factsurv.io import InputError
+
+# placeholders of each prompt template: (allowed, required)
+PROMPT_FIELDS = {
+    "user": ({"ontology_name", "label"}, {"label"}),
+    "plain": ({"user"}, {"user"}),
+}
+
+
+@dataclass
+class Report:
+    errors: list[str] = field(default_factory=list)  # stop now
+    before_run: list[str] = field(default_factory=list)  # a warning in a dry-run, an error before a job
+
+    def warnings(self) -> list[str]:
+        return [m.replace("config error at", "warning at", 1) + " (a dry-run only warns; a real run stops here)"
+                for m in self.before_run]
+
+
+# ---------------------------------------------------------------------------------------------
+# duplicate keys
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that records mappings with a key written twice."""
+
+    duplicates: list[str]
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        if key in seen:
+            loader.duplicates.append(f"{key!r} on line {line} (first on line {seen[key]})")
+        else:
+            seen[key] = line
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def duplicate_keys(path: str | os.PathLike[str]) -> list[str]:
+    """Messages for every key written twice in one mapping of the YAML file ``path``."""
+    text = Path(path).read_text(encoding="utf-8")
+    loader = _StrictLoader(text)
+    loader.duplicates = []
+    try:
+        loader.get_single_data()
+    except yaml.YAMLError:
+        return []  # Snakemake's own loader reports syntax errors
+    finally:
+        loader.dispose()
+    return [
+        f"config error in {path}: key {d} is written twice; YAML would keep the last one silently"
+        for d in loader.duplicates
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# the config alone
+
+
+def prompt_errors(config: dict[str, Any]) -> list[str]:
+    out = []
+    for key, (allowed, required) in PROMPT_FIELDS.items():
+        template = config.get("prompt", {}).get(key)
+        if not isinstance(template, str):
+            continue
+        where = f"config error at prompt.{key}"
+        try:
+            names = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+        except ValueError as exc:
+            out.append(f"{where}: not a valid template ({exc}); write a literal brace as {{{{ or }}}}")
+            continue
+        fields = {n.split(".")[0].split("[")[0] for n in names}
+        unknown = sorted(fields - allowed)
+        if unknown:
+            shown = ", ".join("{" + u + "}" for u in unknown)
+            out.append(
+                f"{where}: unknown placeholder(s) {shown}; allowed: "
+                + ", ".join("{" + a + "}" for a in sorted(allowed))
+            )
+        missing = sorted(required - fields)
+        if missing:
+            shown = ", ".join("{" + m + "}" for m in missing)
+            out.append(f"{where}: {shown} is missing (without it every question would be the same)")
+    return out
+
+
+def run_errors(config: dict[str, Any]) -> list[str]:
+    out = []
+    stable = config.get("analysis", {}).get("stable_epochs", 1)
+    for name, run in sorted(config.get("runs", {}).items()):
+        training = run.get("training", {})
+        epochs = run.get("epochs")
+        gpu = run.get("resources", {}).get("gpu", 0)
+        if training.get("method") == "qlora" and gpu < 1:
+            out.append(
+                f"config error at runs.{name}.training.method: qlora (4-bit) needs a CUDA GPU, "
+                f"but runs.{name}.resources.gpu is {gpu}: set it to 1 or more, or use lora/full"
+            )
+        sched = training.get("schedule_epochs")
+        if isinstance(sched, int) and isinstance(epochs, int) and sched < epochs:
+            out.append(
+                f"config error at runs.{name}.training.schedule_epochs: {sched} is smaller than "
+                f"runs.{name}.epochs ({epochs}): the learning rate would be 0 after epoch {sched}"
+            )
+        if isinstance(stable, int) and isinstance(epochs, int) and stable > epochs:
+            out.append(
+                f"config error at analysis.stable_epochs: {stable} is larger than runs.{name}.epochs "
+                f"({epochs}): no acquisition could be observed for {stable} epochs"
+            )
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# local files
+
+
+def _newer_or_equal(path: Path, than: Iterable[Path]) -> bool:
+    mtime = path.stat().st_mtime
+    return all(not p.exists() or p.stat().st_mtime <= mtime for p in than)
+
+
+def source_errors(config: dict[str, Any]) -> list[str]:
+    """``source: path`` files: present, readable, UTF-8, in the configured format."""
+    from factsurv.data.sniff import dangling_is_a, sniff
+
+    out = []
+    for onto, spec in sorted(config.get("ontologies", {}).items()):
+        for part in ("obo", "annotations"):
+            src = spec.get(part)
+            if not src or src.get("source") != "path":
+                continue
+            fmt = "obo" if part == "obo" else src.get("format", "")
+            try:
+                if not os.access(src["path"], os.R_OK) and Path(src["path"]).exists():
+                    raise InputError(f"{src['path']}: not readable (permissions)")
+                sniff(src["path"], fmt)
+                if fmt == "obo" and (dangling := dangling_is_a(src["path"])):
+                    raise InputError(f"{src['path']}, {dangling}")
+            except InputError as exc:
+                out.append(f"config error at ontologies.{onto}.{part}.path: {exc}")
+    return out
+
+
+def literature_errors(config: dict[str, Any], produced: Iterable[str] = ()) -> list[str]:
+    """literature.table / .corpus: present (or made by the workflow), readable, UTF-8."""
+    from factsurv.data.sniff import check_utf8, text_head
+
+    lit = config.get("literature", {})
+    out = []
+    if lit.get("source") == "table" and lit.get("table"):
+        path = Path(lit["table"])
+        try:
+            head = text_head(path)
+            header = head.splitlines()[0].split("\t")
+            if not {"term_id", "fact_id"} & set(header):
+                raise InputError(f"{path}: needs a term_id or fact_id column (tab-separated); header is {header[:6]}")
+            if not {"identifier_frequency", "term_frequency"} & set(header):
+                raise InputError(f"{path}: needs identifier_frequency and/or term_frequency columns; header is {header[:6]}")
+            check_utf8(path)
+        except InputError as exc:
+            out.append(f"config error at literature.table: {exc}")
+    if lit.get("source") == "corpus":
+        made = {os.path.normpath(p) for p in produced}
+        for i, entry in enumerate(lit.get("corpus", [])):
+            where = f"config error at literature.corpus[{i}]"
+            path = Path(entry)
+            if os.path.normpath(entry) in made:
+                continue
+            try:
+                if path.is_dir():
+                    files = sorted(
+                        f for f in path.rglob("*")
+                        if f.is_file() and (f.suffix == ".txt" or f.name.endswith(".txt.gz"))
+                    )
+                    if not files:
+                        raise InputError(f"{path}: folder without .txt or .txt.gz files")
+                elif path.is_file():
+                    files = [path]
+                else:
+                    raise InputError(f"{path}: no such file or folder (and no rule of the workflow makes it)")
+                for f in files:
+                    if not os.access(f, os.R_OK):
+                        raise InputError(f"{f}: not readable (permissions)")
+                    check_utf8(f)
+            except InputError as exc:
+                out.append(f"{where}: {exc}")
+    return out
+
+
+def capacity_errors(config: dict[str, Any]) -> list[str]:
+    """sample.counts larger than what an ontology can hold, once its term table is known (exists
+    and is not older than the ontology file it was parsed from)."""
+    from factsurv.data.sampling import eligible_terms
+    from factsurv.io import read_tsv
+
+    out = []
+    sample = config.get("sample", {})
+    for onto, counts in sorted(sample.get("counts", {}).items()):
+        spec = config.get("ontologies", {}).get(onto)
+        table = Path(f"results/terms/{onto}.tsv")
+        if spec is None or not table.is_file():
+            continue
+        sources = [Path(f"resources/ontologies/{onto}.obo")]
+        if spec["obo"].get("source") == "path":
+            sources.append(Path(spec["obo"]["path"]))
+        if not _newer_or_equal(table, sources):
+            continue  # the table is stale: it will be remade, and sample_facts checks again
+        try:
+            terms = read_tsv(table, ["term_id", "label", "namespace", "obsolete"])
+        except (InputError, ValueError, OSError):
+            continue
+        eligible, _ = eligible_terms(
+            terms, prefix=spec["prefix"], namespace=spec.get("namespace"),
+            duplicate_labels=sample.get("duplicate_labels", "drop"),
+        )
+        wanted = counts.get("train", 0) + counts.get("heldout", 0)
+        if wanted > len(eligible):
+            ns = f" in namespace {spec['namespace']!r}" if spec.get("namespace") else ""
+            out.append(
+                f"config error at sample.counts.{onto}: asks for {wanted} facts (train {counts.get('train', 0)} "
+                f"+ heldout {counts.get('heldout', 0)}) but {table} has only {len(eligible)} eligible terms{ns}"
+            )
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def preflight(
+    config: dict[str, Any],
+    configfiles: Iterable[str | os.PathLike[str]] = (),
+    *,
+    produced: Iterable[str] = (),
+) -> Report:
+    """Every check above. ``errors`` stop the workflow at once; ``before_run`` (what a download
+    fixes: a model not yet in the Hugging Face cache) is a warning in a dry-run and stops a real
+    run before its first job (common.smk's onstart)."""
+    report = Report()
+    for path in configfiles:
+        if Path(path).is_file():
+            report.errors += duplicate_keys(path)
+    report.errors += prompt_errors(config)
+    report.errors += run_errors(config)
+    report.errors += source_errors(config)
+    report.errors += literature_errors(config, produced)
+    if not report.errors:
+        report.errors += capacity_errors(config)
+    report.before_run += models_missing_from_cache(config)
+    return report

@@ -1,0 +1,202 @@
+"""Bad or unusual inputs, as a researcher makes them by mistake (issue 17): each is stopped before
+any job with a message that names the key or the file, and no file under results/ or resources/
+changes (mtimes and sizes before and after).
+
+The finished state is the data stage of the tiny config (ontologies, terms, annotation counts,
+facts: real jobs, seconds); every case is then a real `snakemake` run (not a dry-run: a dry-run
+would not show that no job starts) with an edited copy of the tiny config and, where the case needs
+it, a broken input file. The pre-flight fails while the Snakefile is read, so each costs ~2 s.
+
+Damaged checkpoints (sha256 in checkpoint.json) are tested in test_train_errors.py, the one line
+that ends a failed job in test_rules_logging.py, the pre-flight's functions in test_preflight.py.
+"""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import make_workdir, planned_jobs, run_snakemake
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = yaml.safe_load((REPO / "tests/configs/tiny.yaml").read_text())
+TARGET = "results/facts/facts.tsv"  # the data stage
+
+
+def snapshot(wd: Path) -> dict[str, tuple[int, int]]:
+    """path → (size, mtime_ns) of every file under results/ and resources/ (not the wheel cache)."""
+    out = {}
+    for top in ("results", "resources"):
+        for p in sorted((wd / top).rglob("*")):
+            rel = p.relative_to(wd)
+            if rel.parts[:2] == ("resources", "wheels") or not p.is_file():
+                continue
+            st = p.stat()
+            out[str(rel)] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    wd = make_workdir(tmp_path_factory.mktemp("bad") / "wf")
+    cfg = wd / "tests/configs/tiny.yaml"
+    run_snakemake(wd, TARGET, "--configfile", str(cfg))
+    assert (wd / TARGET).exists()
+    return wd
+
+
+def reversed_keys(node):
+    if isinstance(node, dict):
+        return {k: reversed_keys(node[k]) for k in reversed(list(node))}
+    if isinstance(node, list):
+        return [reversed_keys(v) for v in node]
+    return node
+
+
+def floats(node):
+    """Every int written as a float (20 → 20.0), as a hand-edited config may have it."""
+    if isinstance(node, dict):
+        return {k: floats(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [floats(v) for v in node]
+    return float(node) if isinstance(node, int) and not isinstance(node, bool) else node
+
+
+def test_reversed_keys_and_integral_floats_plan_nothing(finished):
+    """Every mapping's keys in reverse order, and every integer written as 20.0: the same config,
+    nothing to do (params are canonical; integer keys are ints again before they reach params)."""
+    cfg = floats(reversed_keys(TINY))
+    assert list(cfg["sample"]["counts"]) == ["go", "hpo"] and cfg["runs"]["tiny"]["epochs"] == 3.0
+    path = finished / "reversed.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    assert planned_jobs(finished, TARGET, "--configfile", str(path)) == {}
+    # and the whole workflow plans (epochs: 3.0 used to break range() at DAG build)
+    jobs = planned_jobs(finished, "--configfile", str(path))
+    assert jobs["train_epoch"] == 3 and jobs["eval_epoch"] == 4
+
+
+# ------------------------------------------------------------------------------------------------
+# the cases: (id, edit of the config dict, broken files to write (relative path → bytes),
+#             edit of the YAML text, the message expected)
+
+
+def _corpus(path: str) -> Callable[[dict], None]:
+    def edit(c: dict) -> None:
+        c["literature"]["corpus"] = [path]
+
+    return edit
+
+
+def _source(onto: str, part: str, path: str, fmt: str | None = None) -> Callable[[dict], None]:
+    def edit(c: dict) -> None:
+        c["ontologies"][onto][part]["path"] = path
+        if fmt:
+            c["ontologies"][onto][part]["format"] = fmt
+
+    return edit
+
+
+HP_HPOA = (REPO / "tests/data/tiny/hp.hpoa").read_bytes()
+GO_GAF = gzip.decompress((REPO / "tests/data/tiny/go.gaf.gz").read_bytes())
+GO_OBO = (REPO / "tests/data/tiny/go.obo").read_text()
+
+CASES = [
+    # --- the worst cases of the issue
+    ("qlora without a GPU", lambda c: c["runs"]["tiny"]["training"].update(method="qlora"), {}, None,
+     r"runs\.tiny\.training\.method: qlora .* needs a CUDA GPU, but runs\.tiny\.resources\.gpu is 0"),
+    ("empty obo", _source("hpo", "obo", "bad/hp.obo"), {"bad/hp.obo": b""}, None,
+     r"ontologies\.hpo\.obo\.path: bad/hp\.obo: empty file"),
+    ("binary obo", _source("hpo", "obo", "bad/hp.obo"), {"bad/hp.obo": bytes(range(256)) * 4}, None,
+     r"ontologies\.hpo\.obo\.path: bad/hp\.obo: binary file"),
+    ("html page as obo", _source("go", "obo", "bad/go.obo"),
+     {"bad/go.obo": b"<!DOCTYPE html>\n<html><body>404 Not Found</body></html>\n"}, None,
+     r"ontologies\.go\.obo\.path: bad/go\.obo: not an OBO file.*HTML"),
+    ("dangling is_a", _source("go", "obo", "bad/go.obo"),
+     {"bad/go.obo": (GO_OBO + "\n[Term]\nid: GO:0999999\nname: orphan\nis_a: GO:0888888 ! gone\n").encode()}, None,
+     r"ontologies\.go\.obo\.path: bad/go\.obo, line \d+: 'is_a: GO:0888888 ! gone' refers to GO:0888888"),
+    ("GAF given as hpoa", _source("hpo", "annotations", "bad/hp.hpoa"), {"bad/hp.hpoa": GO_GAF}, None,
+     r"ontologies\.hpo\.annotations\.path: bad/hp\.hpoa: looks like a GAF file, but the format is hpoa"),
+    ("hpoa given as GAF", _source("go", "annotations", "bad/go.gaf", "gaf"), {"bad/go.gaf": HP_HPOA}, None,
+     r"ontologies\.go\.annotations\.path: bad/go\.gaf: looks like an hpoa file, but the format is gaf"),
+    ("missing corpus", _corpus("no/such/corpus.txt"), {}, None,
+     r"literature\.corpus\[0\]: no/such/corpus\.txt: no such file or folder"),
+    ("latin-1 corpus", _corpus("bad/corpus.txt"), {"bad/corpus.txt": "line one\nS\xe9izure HP:0001250\n".encode("latin-1")}, None,
+     r"literature\.corpus\[0\]: bad/corpus\.txt, line 2: not UTF-8"),
+    ("empty corpus folder", _corpus("bad/corpus"), {"bad/corpus/README.md": b"no txt here"}, None,
+     r"literature\.corpus\[0\]: bad/corpus: folder without \.txt"),
+    ("duplicated run key", None, {},
+     lambda text: text + "\n  tiny:\n    model: demo\n    epochs: 5\n",
+     r"key 'tiny' on line \d+ \(first on line \d+\) is written twice"),
+    ("duplicated top-level key", None, {}, lambda text: text + "\nsample:\n  counts: {hpo: {train: 3}}\n",
+     r"key 'sample' on line \d+ \(first on line \d+\) is written twice"),
+    ("prompt.user without {label}",
+     lambda c: c.setdefault("prompt", {}).update(user="What is the {ontology_name} identifier?"), {}, None,
+     r"prompt\.user: \{label\} is missing"),
+    ("prompt.user with {foo}",
+     lambda c: c.setdefault("prompt", {}).update(user="What is the {foo} id of {label}?"), {}, None,
+     r"prompt\.user: unknown placeholder\(s\) \{foo\}"),
+    ("prompt.user unbalanced brace",
+     lambda c: c.setdefault("prompt", {}).update(user="What is {label"), {}, None,
+     r"prompt\.user: not a valid template"),
+    ("prompt.plain without {user}",
+     lambda c: c.setdefault("prompt", {}).update(plain="Question:\nAnswer: "), {}, None,
+     r"prompt\.plain: \{user\} is missing"),
+    ("schedule_epochs < epochs", lambda c: c["runs"]["tiny"]["training"].update(schedule_epochs=2), {}, None,
+     r"runs\.tiny\.training\.schedule_epochs: 2 is smaller than runs\.tiny\.epochs \(3\)"),
+    ("stable_epochs > epochs", lambda c: c.setdefault("analysis", {}).update(stable_epochs=5), {}, None,
+     r"analysis\.stable_epochs: 5 is larger than runs\.tiny\.epochs \(3\)"),
+    ("counts beyond the namespace", lambda c: c["sample"]["counts"]["go"].update(train=500), {}, None,
+     r"sample\.counts\.go: asks for 508 facts .* results/terms/go\.tsv has only \d+ eligible terms in namespace 'cellular_component'"),
+    ("literature table missing", lambda c: c.update(literature={"source": "table", "table": "no/table.tsv"}), {}, None,
+     r"literature\.table: file not found: no/table\.tsv"),
+    ("literature table without columns",
+     lambda c: c.update(literature={"source": "table", "table": "bad/lit.tsv"}), {"bad/lit.tsv": b"id\tcount\nHP:1\t3\n"}, None,
+     r"literature\.table: bad/lit\.tsv: needs a term_id or fact_id column"),
+    # --- representative cases the schema caught already
+    ("wrong type", lambda c: c["sample"].update(seed="seven"), {}, None,
+     r"sample\.seed: 'seven' is not of type 'integer'"),
+    ("unknown key", lambda c: c["runs"]["tiny"].update(epoch=4), {}, None,
+     r"runs\.tiny: Additional properties are not allowed \('epoch' was unexpected\)"),
+    ("fractional epochs", lambda c: c["runs"]["tiny"].update(epochs=2.5), {}, None,
+     r"runs\.tiny\.epochs: 2\.5 is not of type 'integer'"),
+    ("missing source file", _source("hpo", "obo", "no/hp.obo"), {}, None,
+     r"ontologies\.hpo\.obo\.path: file not found: no/hp\.obo"),
+    ("missing model folder",
+     lambda c: (c["models"].update(local={"source": "path", "name_or_path": "no/model"}),
+                c["runs"]["tiny"].update(model="local")), {}, None,
+     r"models\.local\.name_or_path: model folder not found: no/model"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_a_mistake_stops_before_any_job_and_changes_nothing(finished, case):
+    name, edit, files, edit_text, message = case
+    cfg = copy.deepcopy(TINY)
+    if edit is not None:
+        edit(cfg)
+    text = yaml.safe_dump(cfg, sort_keys=False)
+    if edit_text is not None:
+        text = edit_text(text)
+    for rel, content in files.items():
+        p = finished / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(content)
+    path = finished / "case.yaml"
+    path.write_text(text)
+    before = snapshot(finished)
+    try:
+        proc = run_snakemake(finished, "--configfile", str(path), check=False)
+    finally:
+        for rel in files:
+            (finished / rel).unlink()
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-3000:]
+    assert re.search(message, out), f"{name}: expected /{message}/ in\n{out[-3000:]}"
+    assert "nothing was run" in out or "invalid configuration" in out, out[-3000:]
+    assert not re.search(r"^(local)?rule \w+:", out, re.MULTILINE), f"{name}: a job started\n{out[-3000:]}"
+    assert snapshot(finished) == before, f"{name}: files under results/ or resources/ changed"
