@@ -15,6 +15,7 @@ from factsurv.modeling.demo_corpus import (
     CorpusSettings,
     build_corpus,
     choose_distractors,
+    competing_identifier,
     corpus_text,
     mention_counts,
     question_text,
@@ -55,6 +56,39 @@ def make_facts(n: int = 40, seed: int = 0) -> tuple[pd.DataFrame, dict[str, pd.D
 
 
 # ---------------------------------------------------------------- corpus
+def test_competing_identifier_changes_one_of_the_last_four_digits():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        c = competing_identifier("HP:0001250", rng, {"HP:0001250", "HP:0001251"})
+        diff = [i for i, (a, b) in enumerate(zip("HP:0001250", c)) if a != b]
+        assert len(c) == 10 and c.startswith("HP:000") and len(diff) == 1 and diff[0] >= 6
+        assert c != "HP:0001251"
+
+
+def test_contested_facts_are_latent_by_design_and_keyed_per_fact():
+    facts, terms = make_facts(60)
+    s = CorpusSettings(scale=6, offset=0, max_mentions=9, distractors=5, contested_share=0.5,
+                       contested_ratio=2.0, noisy_share=0.5, noisy_ratio=0.25, seed=4)
+    docs, table = build_corpus(facts, terms, NAMES, s)
+    text = "\n".join(docs)
+    contested = table[table["profile"] == "contested"]
+    assert 0 < len(contested) < (table["mentions"] > 0).sum()
+    for _, r in contested.iterrows():  # the competing identifier is stated more often than the right one
+        assert r["wrong_mentions"] > r["mentions"] > 0
+        assert len(re.findall(re.escape(r["competing_id"]) + r"(?!\d)", text)) == r["wrong_mentions"]
+    noisy = table[table["profile"] == "noisy"]
+    assert (noisy["wrong_mentions"] < noisy["mentions"]).all()
+    assert ((table["profile"] == "none") == (table["mentions"] == 0)).all()
+    # adding facts changes nothing about the others: profiles and competing identifiers are keyed
+    extra, extra_terms = make_facts(20, seed=9)
+    more = pd.concat([extra, facts], ignore_index=True)
+    more_terms = {k: pd.concat([terms[k], extra_terms[k]], ignore_index=True) for k in terms}
+    _, bigger = build_corpus(more, more_terms, NAMES, s)
+    same = bigger.set_index("fact_id").loc[table["fact_id"], ["profile", "wrong_mentions", "competing_id"]]
+    kept = table.set_index("fact_id")[["profile", "wrong_mentions", "competing_id"]]
+    assert (same.fillna("") == kept.fillna("")).all().all()
+
+
 def test_mention_counts_follow_the_formula_and_clip():
     s = CorpusSettings(scale=8, offset=8, max_mentions=60)
     a = np.array([0, 2, 3, 10, 100, 1e9, np.nan])

@@ -26,13 +26,17 @@ def test_corpus_mentions_match_the_text_and_cover_heldout(demo_run):
     wd = demo_run
     facts = read_tsv(wd / "results/facts/facts.tsv")
     mentions = read_tsv(wd / "results/models/demo/corpus_mentions.tsv")
-    assert list(mentions.columns) == ["fact_id", "mentions"]
+    assert list(mentions.columns) == ["fact_id", "mentions", "profile", "wrong_mentions", "competing_id"]
     assert sorted(mentions["fact_id"]) == sorted(facts["fact_id"])
     text = (wd / "results/models/demo/corpus.txt").read_text()
     found = {tid: len(re.findall(rf"{re.escape(tid)}(?!\d)", text)) for tid in facts["term_id"]}
     by_fact = dict(zip(mentions["fact_id"], mentions["mentions"]))
     assert all(found[t] == by_fact[f] for f, t in zip(facts["fact_id"], facts["term_id"]))
     assert "Question: What is the Human Phenotype Ontology identifier for" in text
+    # contested facts: their competing identifier is stated, and more often than the right one
+    contested = mentions[mentions["profile"] == "contested"]
+    for cid, right, wrong in zip(contested["competing_id"], contested["mentions"], contested["wrong_mentions"]):
+        assert len(re.findall(rf"{re.escape(cid)}(?!\d)", text)) == wrong > right
 
 
 @pytest.mark.slow
@@ -56,7 +60,7 @@ def test_pretrained_model_loads_with_auto_classes_and_records_provenance(demo_ru
 
 @pytest.mark.slow
 def test_changing_a_pretrain_setting_replans_only_pretraining(demo_run):
-    cfg = write_config(demo_run, TINY, name="lr.yaml", models__demo__demo__pretrain__lr=0.001)
+    cfg = write_config(demo_run, TINY, name="lr.yaml", models__demo__demo__pretrain__lr=0.002)
     assert planned_jobs(demo_run, TARGET, "--configfile", str(cfg)) == {"pretrain_demo_model": 1}
     cfg = write_config(demo_run, TINY, name="corpus.yaml", models__demo__demo__corpus__scale=3.0)
     assert planned_jobs(demo_run, TARGET, "--configfile", str(cfg)) == {
