@@ -33,8 +33,9 @@ EPOCHS = 3  # runs.tiny.epochs of the tiny config
 DATA = {"get_ontology", "get_annotations", "parse_terms", "annotation_counts", "sample_facts", "literature_counts"}
 DEMO = {"demo_corpus", "build_demo_model", "pretrain_demo_model"}
 MODEL = {"probe_baseline", "train_epoch", "eval_epoch"}
-FIGURES = {"figure_km", "figure_forest", "figure_rate", "figure_accuracy"}
-ANALYSIS = {"trajectories", "events", "cox", "discrete_time", "qvalues", "km", "dynamics", "summary"} | FIGURES
+FIGURES = {"figure_km", "figure_forest", "figure_rate", "figure_accuracy", "figure_epoch_sets"}
+ANALYSIS = {"trajectories", "events", "cox", "discrete_time", "qvalues", "km", "dynamics", "summary",
+            "epoch_sets"} | FIGURES
 EVERYTHING = DATA | DEMO | MODEL | ANALYSIS
 
 
