@@ -100,6 +100,18 @@ def validate_config(config: dict[str, Any], schema: dict[str, Any] | str | Path)
     return config
 
 
+def settings_from(cls: type, cfg: Any, section: str) -> Any:
+    """An instance of the dataclass ``cls`` from the config block ``cfg`` (``section`` names it in
+    the error): every field must be there, since defaults come from the config schema only."""
+    from dataclasses import fields
+
+    names = [f.name for f in fields(cls)]
+    missing = [k for k in names if k not in cfg]
+    if missing:
+        raise KeyError(f"{section} settings lack {missing} (defaults come from the config schema)")
+    return cls(**{k: cfg[k] for k in names})
+
+
 def canonical(value: Any) -> Any:
     """Mappings with sorted keys (recursively), so that params compare equal whatever the key order
     in the config file (Snakemake compares params by their repr). Lists keep their order."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -50,11 +50,9 @@ class CoxSettings:
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> "CoxSettings":
-        names = [f.name for f in fields(cls)]
-        missing = [k for k in names if k not in cfg]
-        if missing:
-            raise KeyError(f"analysis.cox settings lack {missing} (defaults come from the config schema)")
-        return cls(**{k: cfg[k] for k in names})
+        from factsurv.config import settings_from
+
+        return settings_from(cls, cfg, "analysis.cox")
 
 
 @dataclass

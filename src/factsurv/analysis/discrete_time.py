@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -45,11 +45,9 @@ class DiscreteTimeSettings:
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> "DiscreteTimeSettings":
-        names = [f.name for f in fields(cls)]
-        missing = [k for k in names if k not in cfg]
-        if missing:
-            raise KeyError(f"analysis.discrete_time settings lack {missing} (defaults come from the config schema)")
-        return cls(**{k: cfg[k] for k in names})
+        from factsurv.config import settings_from
+
+        return settings_from(cls, cfg, "analysis.discrete_time")
 
 
 def person_epochs(duration: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -160,7 +160,6 @@ def generate_answers(
     device = next(model.parameters()).device
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     stops = eos_ids(model, tokenizer)
-    stop_list = torch.tensor(sorted(stops), device=device) if stops else None
     vocab = int(model.get_output_embeddings().weight.shape[0])
     pieces = _Pieces.of(tokenizer, vocab)
     pattern = _stop_pattern(prefixes)
@@ -175,7 +174,7 @@ def generate_answers(
             answers = _generate_batch(
                 model, [prompt_ids[i] for i in idx], [keys[i] for i in idx], reps=reps, sampling=sampling,
                 temperature=temperature, top_p=top_p, seed=seed, max_new_tokens=max_new_tokens,
-                pad_id=pad_id, stop_list=stop_list, pieces=pieces, pattern=pattern, device=device,
+                pad_id=pad_id, stops=stops, pieces=pieces, pattern=pattern, device=device,
             )
             for b, i in enumerate(idx):
                 toks = answers[b * reps:(b + 1) * reps]
@@ -205,7 +204,7 @@ def shared_prefix_length(batch: Sequence[Sequence[int]]) -> int:
 
 def _generate_batch(model: Any, batch: Sequence[Sequence[int]], keys: Sequence[str], *, reps: int, sampling: bool,
                     temperature: float, top_p: float, seed: int, max_new_tokens: int, pad_id: int,
-                    stop_list: Any, pieces: list[str], pattern: re.Pattern[str],
+                    stops: set[int], pieces: list[str], pattern: re.Pattern[str],
                     device: Any) -> list[tuple[list[int], float, int]]:
     """(answer token ids, summed log-probability, tokens scored) per prompt × repetition, prompt-major
     (the end token, when one was drawn, is scored but not kept)."""
@@ -243,7 +242,6 @@ def _generate_batch(model: Any, batch: Sequence[Sequence[int]], keys: Sequence[s
     logprob = [0.0] * rows
     scored = [0] * rows
     texts = [""] * len(members)  # per group
-    stop_set = set(stop_list.tolist()) if stop_list is not None else set()
     for step in range(max_new_tokens):
         row_group = [g for g, rs in enumerate(members) for _ in rs]
         row_slot = [j for rs in members for j in range(len(rs))]
@@ -261,7 +259,7 @@ def _generate_batch(model: Any, batch: Sequence[Sequence[int]], keys: Sequence[s
         for r, g, tok, p in zip(row_ids, row_group, nxt.tolist(), lp.tolist()):
             logprob[r] += p
             scored[r] += 1
-            if tok in stop_set:
+            if tok in stops:
                 continue
             tokens[r].append(tok)
             new_groups.setdefault((g, tok), []).append(r)
