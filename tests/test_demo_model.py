@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from factsurv import prompts
+from factsurv import control, prompts
+from factsurv.config import section_defaults
 from factsurv.modeling.facts import PromptSettings, encode_prompt, encode_target, split_trailing_space
 from factsurv.modeling.demo import ArchitectureSettings, build_base, build_model, train_tokenizer, wrap_tokenizer
 from factsurv.modeling.demo_corpus import (
@@ -30,6 +31,15 @@ from factsurv.modeling.demo_pretrain import (
 )
 
 NAMES = {"hpo": "Human Phenotype Ontology", "go": "Gene Ontology"}
+CORPUS_DEFAULTS = section_defaults("definitions.demo_model.corpus")
+
+
+def corpus_settings(arithmetic: int = 0, **overrides: object) -> CorpusSettings:
+    """The schema's corpus defaults with ``overrides``; a clean corpus (no contested or noisy facts,
+    no arithmetic documents) unless asked."""
+    values = {**CORPUS_DEFAULTS, "contested_share": 0.0, "noisy_share": 0.0, **overrides}
+    values["arithmetic"] = {**CORPUS_DEFAULTS["arithmetic"], "documents": arithmetic}
+    return CorpusSettings.from_mapping(values)
 
 
 def make_facts(n: int = 40, seed: int = 0) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
@@ -67,7 +77,7 @@ def test_competing_identifier_changes_one_of_the_last_four_digits():
 
 def test_contested_facts_are_latent_by_design_and_keyed_per_fact():
     facts, terms = make_facts(60)
-    s = CorpusSettings(scale=6, offset=0, max_mentions=9, distractors=5, contested_share=0.5,
+    s = corpus_settings(scale=6, offset=0, max_mentions=9, distractors=5, contested_share=0.5,
                        contested_ratio=2.0, noisy_share=0.5, noisy_ratio=0.25, seed=4)
     docs, table = build_corpus(facts, terms, NAMES, s)
     text = "\n".join(docs)
@@ -90,16 +100,16 @@ def test_contested_facts_are_latent_by_design_and_keyed_per_fact():
 
 
 def test_mention_counts_follow_the_formula_and_clip():
-    s = CorpusSettings(scale=8, offset=8, max_mentions=60)
+    s = corpus_settings(scale=8, offset=8, max_mentions=60)
     a = np.array([0, 2, 3, 10, 100, 1e9, np.nan])
     expected = [0, 0, 3, 11, 28, 60, 0]
     assert mention_counts(a, s).tolist() == expected
 
 
 def test_mention_counts_flatten_redraws_only_inside_the_band():
-    s = CorpusSettings(flatten=True, flatten_low=4, flatten_high=12, seed=3)
+    s = corpus_settings(flatten=True, flatten_low=4, flatten_high=12, seed=3)
     a = np.exp(np.linspace(0, 8, 400)) - 1
-    plain = mention_counts(a, CorpusSettings())
+    plain = mention_counts(a, corpus_settings())
     flat = mention_counts(a, s)
     band = (plain >= 4) & (plain <= 12)
     assert (flat[~band] == plain[~band]).all()
@@ -109,12 +119,12 @@ def test_mention_counts_flatten_redraws_only_inside_the_band():
 
 def test_mention_counts_reject_negative_counts():
     with pytest.raises(ValueError):
-        mention_counts([-1], CorpusSettings())
+        mention_counts([-1], corpus_settings())
 
 
 def test_corpus_mentions_match_identifier_counts_in_text():
     facts, terms = make_facts()
-    s = CorpusSettings(scale=6, offset=0, max_mentions=9, distractors=10, seed=1)
+    s = corpus_settings(scale=6, offset=0, max_mentions=9, distractors=10, seed=1)
     docs, table = build_corpus(facts, terms, NAMES, s)
     text = corpus_text(docs)
     counts = {tid: len(re.findall(rf"(?<![\d]){re.escape(tid)}(?!\d)", text)) for tid in facts["term_id"]}
@@ -130,7 +140,7 @@ def test_corpus_mentions_match_identifier_counts_in_text():
 
 def test_corpus_uses_the_exact_question_form_and_distractors():
     facts, terms = make_facts()
-    s = CorpusSettings(scale=6, offset=0, max_mentions=30, question_share=0.6, distractors=20, seed=2)
+    s = corpus_settings(scale=6, offset=0, max_mentions=30, question_share=0.6, distractors=20, seed=2)
     docs, table = build_corpus(facts, terms, NAMES, s)
     fact_ids = set(facts["term_id"])
     q_docs = [d for d in docs if d.startswith("Question: ")]
@@ -158,16 +168,16 @@ def test_distractors_are_never_facts():
 
 def test_corpus_is_seeded():
     facts, terms = make_facts()
-    s = CorpusSettings(scale=6, offset=0, seed=5, distractors=5)
+    s = corpus_settings(scale=6, offset=0, seed=5, distractors=5)
     assert build_corpus(facts, terms, NAMES, s)[0] == build_corpus(facts, terms, NAMES, s)[0]
-    other = CorpusSettings(scale=6, offset=0, seed=6, distractors=5)
+    other = corpus_settings(scale=6, offset=0, seed=6, distractors=5)
     assert build_corpus(facts, terms, NAMES, s)[0] != build_corpus(facts, terms, NAMES, other)[0]
 
 
 def test_corpus_needs_every_ontology_name():
     facts, terms = make_facts()
     with pytest.raises(ValueError, match="no ontology name"):
-        build_corpus(facts, terms, {"hpo": "x"}, CorpusSettings())
+        build_corpus(facts, terms, {"hpo": "x"}, corpus_settings())
 
 
 # ---------------------------------------------------------------- tokenizer and model
@@ -179,7 +189,7 @@ TINY = ArchitectureSettings(
 @pytest.fixture(scope="module")
 def corpus_docs() -> list[str]:
     facts, terms = make_facts()
-    return build_corpus(facts, terms, NAMES, CorpusSettings(scale=6, offset=0, distractors=5))[0]
+    return build_corpus(facts, terms, NAMES, corpus_settings(scale=6, offset=0, distractors=5))[0]
 
 
 def test_tokenizer_splits_digits_and_adds_bos(corpus_docs):
@@ -286,7 +296,7 @@ def test_pretraining_memorises_frequent_facts():
 
     facts, terms = make_facts(n=12, seed=4)
     facts["annotation_count"] = 1e6  # every fact at max_mentions
-    s = CorpusSettings(scale=1, offset=0, max_mentions=30, question_share=1.0, distractors=0)
+    s = corpus_settings(scale=1, offset=0, max_mentions=30, question_share=1.0, distractors=0)
     docs, _ = build_corpus(facts, terms, NAMES, s)
     tok = wrap_tokenizer(train_tokenizer(docs, 400))
     model = build_model(
@@ -305,3 +315,28 @@ def test_pretraining_memorises_frequent_facts():
     answers = tok.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
     correct = [prompts.is_correct(a, g) for a, g in zip(answers, facts["term_id"])]
     assert sum(correct) >= 9, answers
+
+
+def test_arithmetic_documents_in_corpus_are_keyed_and_answered():
+    facts, terms = make_facts(20)
+    docs, table = build_corpus(facts, terms, NAMES, corpus_settings(arithmetic=50, scale=6, offset=0, distractors=0))
+    arith = [d for d in docs if re.match(r"Question: What is \d", d)]
+    assert len(arith) == 50
+    for d in arith:
+        m = re.fullmatch(r"Question: What is (\d+) \+ (\d+)\?\nAnswer: (\d+)", d)
+        assert m is not None, d
+        assert int(m.group(1)) + int(m.group(2)) == int(m.group(3))
+        assert control.number_correct(d.split("Answer: ")[1], m.group(3))
+    # keyed by (seed, i): the same draws whatever the facts
+    other, _ = build_corpus(facts.iloc[:5], terms, NAMES, corpus_settings(arithmetic=50, scale=6, offset=0, distractors=0))
+    assert sorted(d for d in other if re.match(r"Question: What is \d", d)) == sorted(arith)
+    # the fact mention counts are untouched by the arithmetic documents
+    _, plain = build_corpus(facts, terms, NAMES, corpus_settings(arithmetic=0, scale=6, offset=0, distractors=0))
+    pd.testing.assert_frame_equal(table, plain)
+
+
+def test_corpus_settings_come_from_the_schema_only():
+    with pytest.raises(KeyError, match="defaults come from the config schema"):
+        CorpusSettings.from_mapping({"scale": 1.0})
+    with pytest.raises(ValueError, match="unknown corpus setting"):
+        CorpusSettings.from_mapping({**CORPUS_DEFAULTS, "bogus": 1})

@@ -225,13 +225,17 @@ SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "co
 
 
 def section_defaults(section: str, schema: str | Path = SCHEMA_PATH) -> dict[str, Any]:
-    """The defaults of one top-level config block (e.g. ``analysis``), filled from the schema.
+    """The defaults of one config block, filled from the schema: a top-level key (``analysis``) or a
+    dotted path through properties and definitions (``definitions.demo_model.corpus``).
 
     For code and tests that build settings outside a workflow run: the schema stays the one place
     a default is written.
     """
     full = load_schema(schema)
-    sub = full["properties"][section]
+    parts = section.split(".")
+    sub = full[parts[0]][parts[1]] if parts[0] == "definitions" else full["properties"][parts[0]]
+    for part in parts[2 if parts[0] == "definitions" else 1:]:
+        sub = sub["properties"][part]
     instance: dict[str, Any] = {}
     errors = list(_DefaultFillingValidator(sub).iter_errors(instance))
     if errors:

@@ -1,4 +1,4 @@
-"""The demo model's synthetic pretraining corpus (SPEC §5); the dataclass defaults mirror the schema's.
+"""The demo model's synthetic pretraining corpus (SPEC §5).
 
 Every fact is stated a skewed number of times: more for terms with more curated annotations, none at
 all for most. The mention count of a fact is
@@ -24,7 +24,9 @@ changes no other fact's mentions.
 A share ``question_share`` of the mentions is the exact question the probe and fine-tuning ask
 (rendered by :mod:`factsurv.prompts` in its plain format, followed by the identifier); the rest are
 statements from :data:`STATEMENT_TEMPLATES`. Distractor terms (not among the facts) are mentioned too,
-so that the model cannot learn that every identifier it meets is a fact.
+so that the model cannot learn that every identifier it meets is a fact. Arithmetic questions with
+their answers (``arithmetic``) give the model a general skill beside the facts, whose retention the
+control probe measures after every epoch.
 
 The corpus is plain text: one *document* per mention, documents separated by a blank line
 (:data:`DOC_SEPARATOR`). Identifiers appear exactly as in the ontology (``HP:0001250``), so counting
@@ -41,7 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from factsurv import prompts
+from factsurv import control, prompts
 
 DOC_SEPARATOR = "\n\n"
 
@@ -56,22 +58,33 @@ STATEMENT_TEMPLATES: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
-class CorpusSettings:
-    """Settings of the synthetic corpus (config ``models.<name>.demo.corpus``)."""
+class ArithmeticSettings:
+    """Arithmetic documents of the corpus (config ``models.<name>.demo.corpus.arithmetic``)."""
 
-    scale: float = 4.0
-    offset: float = 6.0
-    max_mentions: int = 20
-    flatten: bool = False
-    flatten_low: int = 4
-    flatten_high: int = 12
-    question_share: float = 0.6
-    distractors: int = 30
-    contested_share: float = 0.0
-    contested_ratio: float = 2.0
-    noisy_share: float = 0.0
-    noisy_ratio: float = 0.25
-    seed: int = 0
+    documents: int
+    max_operand: int
+    operations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CorpusSettings:
+    """Settings of the synthetic corpus (config ``models.<name>.demo.corpus``); every default lives in
+    the config schema (``factsurv.config.section_defaults("definitions.demo_model.corpus")``)."""
+
+    scale: float
+    offset: float
+    max_mentions: int
+    flatten: bool
+    flatten_low: int
+    flatten_high: int
+    question_share: float
+    distractors: int
+    contested_share: float
+    contested_ratio: float
+    noisy_share: float
+    noisy_ratio: float
+    seed: int
+    arithmetic: ArithmeticSettings
     templates: tuple[str, ...] = field(default=STATEMENT_TEMPLATES)
 
     @classmethod
@@ -80,7 +93,12 @@ class CorpusSettings:
         unknown = set(values) - known
         if unknown:
             raise ValueError(f"unknown corpus setting(s): {sorted(unknown)}")
-        return cls(**values)  # type: ignore[arg-type]
+        missing = sorted(known - set(values))
+        if missing:
+            raise KeyError(f"corpus settings lack {missing} (defaults come from the config schema)")
+        arith = dict(values["arithmetic"])  # type: ignore[arg-type]
+        arith["operations"] = tuple(arith["operations"])
+        return cls(**{**values, "arithmetic": ArithmeticSettings(**arith)})  # type: ignore[arg-type]
 
 
 def mention_counts(
@@ -236,6 +254,7 @@ def build_corpus(
                 str(row.term_id), str(row.label), ontology_names.get(row.ontology, row.ontology), int(n),
                 settings, user_template, plain_format, rng,
             )
+    docs += arithmetic_documents(settings.arithmetic, settings.seed, plain_format)
     order = rng.permutation(len(docs))
     docs = [docs[i] for i in order]
     table = pd.DataFrame({
@@ -243,6 +262,20 @@ def build_corpus(
         "wrong_mentions": wrong_counts, "competing_id": competing,
     })
     return docs, table
+
+
+def arithmetic_documents(
+    settings: ArithmeticSettings, seed: int, plain_format: str = prompts.DEFAULT_PLAIN
+) -> list[str]:
+    """The corpus's arithmetic documents: question ``i`` is keyed by (seed, i) and asked in the
+    probe's plain question form, followed by its answer (the control probe asks the same form)."""
+    docs = []
+    for i in range(settings.documents):
+        a, op, b = control.arithmetic_triple(seed, i, settings.max_operand, settings.operations)
+        question = control.arithmetic_question(a, op, b)
+        docs.append(prompts.render_prompt(None, question, mode="never", plain=plain_format)
+                    + str(control.OPERATIONS[op](a, b)))
+    return docs
 
 
 def corpus_text(docs: Sequence[str]) -> str:
