@@ -1,0 +1,115 @@
+# The out-of-domain control probe (issue 13): after every epoch (0: the base model), greedy answers
+# to general items that the facts do not train (arithmetic; multiple choice from a local file),
+# their accuracy per epoch and a figure. config `control:`; control.enabled: false drops it all.
+
+
+def control_enabled():
+    return bool(config["control"]["enabled"])
+
+
+def control_settings():
+    """The control block without the probe's decoding settings (those reach control_epoch only)."""
+    return canonical(
+        {k: v for k, v in config["control"].items() if k in ("arithmetic", "multiple_choice")}
+    )
+
+
+def control_item_inputs(wildcards):
+    path = config["control"]["multiple_choice"]["path"]
+    return [path] if path else []
+
+
+def control_tables(wildcards):
+    epochs = run_config(wildcards.run)["epochs"]
+    return [f"results/{wildcards.run}/control/epoch_{e}.tsv" for e in range(epochs + 1)]
+
+
+def control_run_targets(run):
+    if not control_enabled():
+        return []
+    return [
+        f"results/{run}/analysis/control.tsv",
+        *[f"results/{run}/figures/control.{x}" for x in config["figures"]["formats"]],
+    ]
+
+
+RUN_TARGETS.append(control_run_targets)
+
+
+rule control_items:
+    input:
+        control_item_inputs,
+    output:
+        "results/control/items.tsv",
+    log:
+        "logs/control/control_items.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        control=control_settings(),
+    script:
+        "../scripts/control_items.py"
+
+
+rule control_epoch:
+    input:
+        items="results/control/items.tsv",
+        base=base_model_input,
+        checkpoint=eval_checkpoint,
+    output:
+        "results/{run}/control/epoch_{epoch}.tsv",
+    log:
+        "logs/{run}/control_epoch_{epoch}.log",
+    benchmark:
+        "benchmarks/{run}/control_epoch_{epoch}.tsv"
+    conda:
+        "../../envs/model.yaml"
+    threads: run_resource("cpus")
+    resources:
+        gpu=run_resource("gpu"),
+        mem_mb=run_resource("mem_mb"),
+        runtime=run_resource("runtime"),
+    params:
+        model=model_params,
+        batch_size=config["control"]["batch_size"],
+        max_new_tokens=config["control"]["max_new_tokens"],
+        threads=run_setting("threads"),
+        prompt=prompt_params(),
+        prefixes=ontology_prefixes(),
+    script:
+        "../scripts/control_epoch.py"
+
+
+rule control_accuracy:
+    input:
+        items="results/control/items.tsv",
+        tables=control_tables,
+    output:
+        "results/{run}/analysis/control.tsv",
+    log:
+        "logs/{run}/analysis/control.log",
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/control_accuracy.py"
+
+
+rule figure_control:
+    input:
+        "results/{run}/analysis/control.tsv",
+    output:
+        figure_outputs(
+            "control",
+            "../report/control.rst",
+            "Learning dynamics",
+            "out-of-domain accuracy",
+        ),
+    log:
+        "logs/{run}/figures/control.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        demo=is_demo_run,
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/figure_control.py"
