@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from factsurv.analysis.events import correctness_matrix, first_run, per_fact_table
+from factsurv.analysis.events import correctness_matrix, first_run
 
 log = logging.getLogger("factsurv")
 
@@ -42,7 +42,7 @@ def forgetting_events(trajectories: pd.DataFrame, kind: str, *, splits: Sequence
         raise ValueError(f"forgetting after {kind!r}: expected one of {FORGETTING_KINDS}")
     if m < 1:
         raise ValueError(f"stable_epochs must be ≥ 1, got {m}")
-    facts = per_fact_table(trajectories)
+    facts = trajectories[trajectories["epoch"] == 0].set_index("fact_id")[["ontology", "split", "latent"]]
     correct = correctness_matrix(trajectories).loc[facts.index]
     keep = facts["split"].isin(list(splits)) & (correct[0] == 0)
     if ontologies is not None:

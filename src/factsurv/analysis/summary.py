@@ -245,7 +245,9 @@ def retention_rows(epoch_sets: pd.DataFrame | None = None, control: pd.DataFrame
         loss = train["train_loss"].dropna() if len(train) else pd.Series(dtype=float)
         if len(loss):
             rec = train["correct"] / train["n"]
-            rho = float(pd.Series(loss).corr(rec.reindex(loss.index), method="spearman")) if len(loss) > 2 else np.nan
+            r = rec.reindex(loss.index)
+            varies = len(loss) > 2 and loss.nunique() > 1 and r.nunique() > 1
+            rho = float(loss.corr(r, method="spearman")) if varies else np.nan
             rows.append(_row("train_loss", "final epoch", float(loss.iloc[-1]),
                              note=f"epoch {int(loss.index[-1])}; epoch {int(loss.index[0])}: {float(loss.iloc[0]):.4g}; "
                                   f"trained recall {rec.iloc[-1]:.3f} at epoch {int(rec.index[-1])}; "
