@@ -107,6 +107,23 @@ def test_items_from_the_config_defaults_and_a_file():
         control.control_items(_defaults(arithmetic={"items": 0})["control"])
 
 
+def test_preflight_names_bad_templates_and_the_bad_line(tmp_path):
+    from factsurv.preflight import control_errors
+
+    assert control_errors(_defaults()) == []
+    assert control_errors(_defaults(enabled=False, arithmetic={"template": "{x}"})) == []
+    errs = control_errors(_defaults(arithmetic={"template": "What is {a} {op} {c}?"},
+                                    multiple_choice={"template": "{question}"}))
+    assert any("control.arithmetic.template: unknown placeholder(s) {c}" in e for e in errs)
+    assert any("control.arithmetic.template: {b} is missing" in e for e in errs)
+    assert any("control.multiple_choice.template: {choices} is missing" in e for e in errs)
+    bad = tmp_path / "mc.jsonl"
+    bad.write_text('{"question": "q", "choices": ["a", "b"], "answer": "A"}\n{"question": "q"}\n')
+    errs = control_errors(_defaults(multiple_choice={"path": str(bad)}))
+    assert len(errs) == 1 and "control.multiple_choice.path" in errs[0] and "mc.jsonl, line 2" in errs[0]
+    assert "no control items" in control_errors(_defaults(arithmetic={"items": 0}))[0]
+
+
 # ---- the probe on a tiny model ------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -53,7 +53,7 @@ rule control_items:
 
 rule control_epoch:
     input:
-        items="results/control/items.tsv",
+        control_items="results/control/items.tsv",
         base=base_model_input,
         checkpoint=eval_checkpoint,
     output:
@@ -82,7 +82,7 @@ rule control_epoch:
 
 rule control_accuracy:
     input:
-        items="results/control/items.tsv",
+        control_items="results/control/items.tsv",
         tables=control_tables,
     output:
         "results/{run}/analysis/control.tsv",

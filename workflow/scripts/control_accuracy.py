@@ -10,7 +10,7 @@ from factsurv.io import write_tsv  # noqa: E402
 from factsurv.rules import rule_logging  # noqa: E402
 
 with rule_logging(snakemake) as log:
-    table = control_accuracy_from_files(snakemake.input.items, list(snakemake.input.tables))
+    table = control_accuracy_from_files(snakemake.input.control_items, list(snakemake.input.tables))
     write_tsv(table, snakemake.output[0])
     for kind, g in table.groupby("kind"):
         log.info("%s accuracy by epoch: %s", kind, dict(zip(g["epoch"], g["accuracy"].round(4))))

@@ -15,7 +15,7 @@ with rule_logging(snakemake) as log:
     p = snakemake.params
     table = control_epoch(
         model_spec(p.model, snakemake.input.get("base") or None),
-        snakemake.input.items,
+        snakemake.input.control_items,
         int(snakemake.wildcards.epoch),
         PromptSettings.from_params(p.prompt, {}, p.prefixes),
         checkpoint_dir=snakemake.input.get("checkpoint") or None,
