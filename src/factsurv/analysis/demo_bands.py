@@ -54,6 +54,7 @@ def run_metrics(results: str | Path, run: str) -> dict[str, Any]:
     deg = pd.read_csv(root / run / "analysis" / "events_degradation.tsv", sep="\t")
     recall0 = float(first.loc[first["fact_id"].isin(trained), "correct"].mean())
     recall_last = float(last.loc[last["fact_id"].isin(trained), "correct"].mean())
+    control = _control_accuracy(root / run / "control")
     hr_all = _hr_latent(acq)
     hr_hpo = _hr_latent(acq[acq["ontology"] == "hpo"])
     return {
@@ -75,7 +76,22 @@ def run_metrics(results: str | Path, run: str) -> dict[str, Any]:
         "degradation_events": int(deg["event"].sum()), "degradation_at_risk": len(deg),
         "degradation_seen": f"{int(deg.loc[deg['seen'] == 1, 'event'].sum())}/{int((deg['seen'] == 1).sum())}",
         "degradation_unseen": f"{int(deg.loc[deg['seen'] == 0, 'event'].sum())}/{int((deg['seen'] == 0).sum())}",
+        **control,
     }
+
+
+def _control_accuracy(folder: Path) -> dict[str, Any]:
+    """Arithmetic accuracy of the control probe (issue 13) at epoch 0 (the base model: the demo
+    corpus states such sums), at the last epoch and per epoch; nothing when the run has no control
+    tables (control.enabled: false)."""
+    tables = sorted(folder.glob("epoch_*.tsv"), key=lambda p: int(p.stem.split("_")[1]))
+    if not tables:
+        return {}
+    acc = []
+    for p in tables:
+        t = pd.read_csv(p, sep="\t", dtype={"item_id": str})
+        acc.append(round(float(t.loc[t["kind"] == "arithmetic", "correct"].mean()), 4))
+    return {"control_accuracy_epoch_0": acc[0], "control_accuracy_last": acc[-1], "control_accuracy_by_epoch": acc}
 
 
 def outside_bands(metrics: dict[str, Any], bands: dict[str, tuple[float, float]] = BANDS) -> list[str]:
