@@ -346,7 +346,11 @@ rule forgetting:
     params:
         selection=get_summary_selection,
         stable_epochs=lambda wildcards: sorted(
-            {1, analysis_config()["stable_epochs"], *analysis_config()["compare_stable_epochs"]}
+            {
+                1,
+                analysis_config()["stable_epochs"],
+                *analysis_config()["compare_stable_epochs"],
+            }
         ),
     script:
         "../scripts/forgetting.py"

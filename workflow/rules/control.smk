@@ -10,8 +10,17 @@ def control_enabled():
 def control_settings():
     """The control block without the probe's decoding settings (those reach control_epoch only)."""
     return canonical(
-        {k: v for k, v in config["control"].items() if k in ("arithmetic", "multiple_choice")}
+        {
+            k: v
+            for k, v in config["control"].items()
+            if k in ("arithmetic", "multiple_choice")
+        }
     )
+
+
+def control_prompt_params():
+    """The prompt format (chat template or plain); not the facts' question (prompt.user)."""
+    return canonical({k: config["prompt"][k] for k in ("chat_template", "plain")})
 
 
 def control_item_inputs(wildcards):
@@ -74,8 +83,8 @@ rule control_epoch:
         batch_size=config["control"]["batch_size"],
         max_new_tokens=config["control"]["max_new_tokens"],
         threads=run_setting("threads"),
-        prompt=prompt_params(),
-        prefixes=ontology_prefixes(),
+        prompt=control_prompt_params(),
+        prefixes=ontology_prefixes(),  # generation stops once an identifier is complete
     script:
         "../scripts/control_epoch.py"
 
