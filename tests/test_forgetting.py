@@ -71,6 +71,8 @@ def test_table_has_m1_and_the_other_m_side_by_side_and_skips_too_long_m():
     assert rows[("median_time_to_forgetting", "acquisition/m=1")]["value"] == 2
     assert rows[("median_time_to_forgetting", "acquisition/m=2")]["value"] == 1  # c lost of a, c: S(1) = 0.5
     assert math.isnan(rows[("median_time_to_forgetting", "generalization/m=2")]["value"])  # h2 never lost
+    empty = retention_rows(forgetting=t.iloc[:0])
+    assert len(empty) == 1 and empty[0]["metric"] == "forgetting_share" and math.isnan(empty[0]["value"])
     fig = plot_forgetting(curves, run="x")
     assert len(fig.axes) == 2
 

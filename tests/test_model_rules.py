@@ -83,7 +83,7 @@ def test_tiny_run_writes_control_tables_and_the_new_figures(tiny_run):
     summary = read_tsv(wd / "results/tiny/analysis/summary.tsv")
     metrics = set(summary["metric"])
     assert {"control_accuracy", "train_loss", "forgotten_per_epoch", "relearned_per_epoch",
-            "confident_error_share"} <= metrics
+            "confident_error_share", "forgetting_share"} <= metrics
     row = summary[(summary["metric"] == "control_accuracy") & (summary["group"] == "arithmetic/epoch 0")].iloc[0]
     assert row["value"] == acc.loc[acc["epoch"] == 0, "accuracy"].iloc[0]
     assert "chance" in row["note"]

@@ -280,7 +280,9 @@ def retention_rows(epoch_sets: pd.DataFrame | None = None, control: pd.DataFrame
                                    (f"{kind}/lowest", low, f"epoch {int(low.epoch)}")):
                 rows.append(_row("control_accuracy", label, float(r.accuracy), float(r.lower_95), float(r.upper_95),
                                  note=f"{int(r.correct)}/{int(r.n)}; {note}; chance {float(r.chance):.3g}"))
-    if forgetting is not None and not forgetting.empty:
+    if forgetting is not None and forgetting.empty:
+        rows.append(_row("forgetting_share", "all", np.nan, note="no fact acquired before the last epoch"))
+    elif forgetting is not None:
         med = {}
         if forgetting_curves is not None and not forgetting_curves.empty:
             for (kind, m), c in forgetting_curves.groupby(["kind", "m"]):
