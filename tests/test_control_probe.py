@@ -223,3 +223,19 @@ def test_control_accuracy_per_kind_and_epoch(tmp_path):
     with pytest.raises(InputError, match="epoch_1.tsv: its items differ"):
         control_accuracy_from_files(tmp_path / "items.tsv", paths)
     assert control_accuracy(items, pd.DataFrame(columns=list(CONTROL_COLUMNS))).empty
+
+
+def test_demo_metrics_read_the_control_tables(tmp_path):
+    from factsurv.analysis.demo_bands import BANDS, _control_accuracy, outside_bands
+
+    folder = tmp_path / "control"
+    for e, right in enumerate((3, 1, 2)):
+        write_tsv(pd.DataFrame({"item_id": [f"arith:{i:04d}" for i in range(4)] + ["mc:0000"],
+                                "kind": ["arithmetic"] * 4 + ["multiple_choice"], "epoch": e, "prediction": "x",
+                                "correct": [1] * right + [0] * (4 - right) + [1]}), folder / f"epoch_{e}.tsv")
+    m = _control_accuracy(folder)
+    assert m == {"control_accuracy_epoch_0": 0.75, "control_accuracy_last": 0.5,
+                 "control_accuracy_by_epoch": [0.75, 0.25, 0.5]}
+    assert outside_bands(m, {"control_accuracy_epoch_0": BANDS["control_accuracy_epoch_0"]}) == []
+    assert outside_bands({"control_accuracy_epoch_0": 0.1}, {"control_accuracy_epoch_0": BANDS["control_accuracy_epoch_0"]})
+    assert _control_accuracy(tmp_path / "none") == {}

@@ -17,8 +17,8 @@ from factsurv.analysis.cox import fit_cox
 
 #: known at baseline (share of all facts), latent (share of the facts wrong at baseline), the rise of
 #: trained-fact recall (epoch 0 → last, fraction points), the lower CI bound of the univariable
-#: HR(latent) for acquisition (all trained facts and HPO alone), and events for generalization and
-#: degradation.
+#: HR(latent) for acquisition (all trained facts and HPO alone), events for generalization and
+#: degradation, and the arithmetic accuracy of the base model on the control items.
 BANDS: dict[str, tuple[float, float]] = {
     "known_share": (0.03, 0.15),
     "latent_share_of_wrong": (0.04, 1.0),
@@ -27,6 +27,10 @@ BANDS: dict[str, tuple[float, float]] = {
     "hr_latent_hpo_lower_95": (1.0, math.inf),
     "generalization_events": (10, math.inf),
     "degradation_events": (10, math.inf),
+    # issue 13: the demo corpus states 1500 sums "What is a + b?" (operands 0-19, answers 0-38:
+    # chance about 1/37 on the 200 control items); the pretrained demo models of seeds 0 and 2
+    # answer 0.435 of them right at epoch 0 (measured 2026-12-01, threads 1)
+    "control_accuracy_epoch_0": (0.2, 1.0),
 }
 
 
