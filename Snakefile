@@ -34,6 +34,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/demo_model.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/analysis.smk"
+include: "workflow/rules/control.smk"
 
 
 rule all:

@@ -7,6 +7,7 @@ analysis rules may run (--allowed-rules), so upstream rules are never scheduled.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +21,21 @@ REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "tests/configs/analysis_synthetic.yaml"
 ANALYSIS_RULES = [
     "trajectories", "events", "cox", "discrete_time", "qvalues", "km", "dynamics", "summary",
-    "figure_km", "figure_forest", "figure_rate", "figure_accuracy",
+    "figure_km", "figure_forest", "figure_rate", "figure_accuracy", "epoch_sets", "forgetting",
+    "figure_forgetting",
 ]
 KINDS = ("acquisition", "generalization", "degradation")
 COUNTS = {"hpo": {"train": 300, "heldout": 0}, "go": {"train": 150, "heldout": 150}}  # = the test config
 EPOCHS = 10  # = runs.syn.epochs of the test config
+
+
+def write_checkpoint_stubs(workdir: Path, run: str = "syn", epochs: int = EPOCHS) -> None:
+    """checkpoint.json of every epoch with a training loss (what epoch_sets reads; the summary
+    needs it): the train_epoch rule is not allowed here, so these stand in for its outputs."""
+    for e in range(1, epochs + 1):
+        d = workdir / f"results/{run}/checkpoints/epoch_{e}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "checkpoint.json").write_text(json.dumps({"epoch": e, "stats": {"loss": round(1.0 / e, 6)}}))
 
 
 def run_analysis(workdir: Path, targets: list[str]):
@@ -43,9 +54,11 @@ def test_workflow_recovers_known_hazard_ratio(tmp_path):
     wd = make_workdir(tmp_path / "wf")
     study = simulate_study(counts=COUNTS, epochs=EPOCHS, hr_latent=2.5, seed=1)
     study.write(wd, "syn")
+    write_checkpoint_stubs(wd)
     targets = ["results/syn/analysis/summary.tsv"]
     targets += [f"results/syn/figures/{f}_{k}.{x}" for f in ("km", "forest") for k in KINDS for x in ("svg", "png")]
-    targets += [f"results/syn/figures/{f}.{x}" for f in ("acquisition_rate", "accuracy") for x in ("svg", "png")]
+    targets += [f"results/syn/figures/{f}.{x}" for f in ("acquisition_rate", "accuracy", "forgetting")
+                for x in ("svg", "png")]
     run_analysis(wd, targets)
 
     true_hr = study.truth["hr_latent"]
@@ -77,6 +90,12 @@ def test_workflow_recovers_known_hazard_ratio(tmp_path):
     assert {"m=1", "m=2"} <= set(summary.loc[summary["metric"] == "hr_latent_acquisition_by_definition", "group"])
     deg_groups = set(summary.loc[summary["metric"] == "degradation_share", "group"])
     assert deg_groups == {"go/seen", "go/unseen"}  # GO only by default: seen is not confounded with ontology
+    # issue 13: loss vs recall, forgetting, confident errors and time to forgetting, one row each
+    metrics = set(summary["metric"])
+    assert {"train_loss", "forgotten_per_epoch", "relearned_per_epoch", "best_epoch", "forgetting_share",
+            "median_time_to_forgetting"} <= metrics
+    assert "control_accuracy" not in metrics  # control.enabled: false in this config
+    assert {"acquisition/m=1", "acquisition/m=2"} <= set(summary.loc[summary["metric"] == "forgetting_share", "group"])
     qv = read_tsv(wd / "results/syn/analysis/qvalues.tsv")
     assert set(qv["kind"]) == set(KINDS) and (qv["q"] >= qv["p"]).all()
     cox = read_tsv(wd / "results/syn/analysis/cox_acquisition.tsv")

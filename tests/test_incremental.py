@@ -32,11 +32,14 @@ EPOCHS = 3  # runs.tiny.epochs of the tiny config
 
 DATA = {"get_ontology", "get_annotations", "parse_terms", "annotation_counts", "sample_facts", "literature_counts"}
 DEMO = {"demo_corpus", "build_demo_model", "pretrain_demo_model"}
-MODEL = {"probe_baseline", "train_epoch", "eval_epoch"}
-FIGURES = {"figure_km", "figure_forest", "figure_rate", "figure_accuracy", "figure_epoch_sets"}
+MODEL = {"probe_baseline", "train_epoch", "eval_epoch", "control_epoch"}
+FIGURES = {"figure_km", "figure_forest", "figure_rate", "figure_accuracy", "figure_epoch_sets", "figure_forgetting",
+           "figure_control"}
+#: the control probe's analysis reads the control tables only (not the facts' evals or the probe)
+CONTROL = {"control_accuracy", "figure_control"}
 ANALYSIS = {"trajectories", "events", "cox", "discrete_time", "qvalues", "km", "dynamics", "summary",
-            "epoch_sets"} | FIGURES
-EVERYTHING = DATA | DEMO | MODEL | ANALYSIS
+            "epoch_sets", "forgetting", "control_accuracy"} | FIGURES
+EVERYTHING = DATA | DEMO | MODEL | ANALYSIS | {"control_items"}
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +72,13 @@ CHANGES = [
                                            "num_hidden_layers": 1, "num_attention_heads": 2}},
      {"build_demo_model", "pretrain_demo_model"} | MODEL | ANALYSIS),
     ("training: lr", {f"runs__{RUN}__training__lr": 0.002},
-     {"train_epoch", "eval_epoch"} | ANALYSIS),
+     {"train_epoch", "eval_epoch", "control_epoch"} | ANALYSIS),
     ("probe: k", {f"runs__{RUN}__probe__k": 5},
-     {"probe_baseline"} | ANALYSIS),
+     {"probe_baseline"} | ANALYSIS - CONTROL),
+    ("control: items", {"control__arithmetic__items": 50},
+     {"control_items", "control_epoch", "summary"} | CONTROL),
+    ("control: max_new_tokens", {"control__max_new_tokens": 6},
+     {"control_epoch", "summary"} | CONTROL),
     ("analysis: the Cox covariates", {"analysis__cox__covariates": ["latent", "annotation_count", "depth"]},
      {"cox", "discrete_time", "qvalues", "summary", "figure_forest"}),
     ("figures: dpi", {"figures__dpi": 120},
@@ -90,14 +97,14 @@ def test_a_changed_setting_plans_its_stage_and_dependents_only(finished, what, c
     )
     if what.startswith("training"):
         # every epoch is re-trained and re-evaluated, but not the untouched model (epoch 0)
-        assert jobs["train_epoch"] == EPOCHS and jobs["eval_epoch"] == EPOCHS
+        assert jobs["train_epoch"] == EPOCHS and jobs["eval_epoch"] == EPOCHS and jobs["control_epoch"] == EPOCHS
 
 
 def test_more_epochs_plan_only_the_new_epochs(finished):
     config = write_config(finished, CONFIG, "more_epochs.yaml", **{f"runs__{RUN}__epochs": EPOCHS + 2})
     jobs = plan(finished, config)
-    assert jobs.get("train_epoch") == 2 and jobs.get("eval_epoch") == 2, jobs
-    assert set(jobs) == {"train_epoch", "eval_epoch"} | ANALYSIS, jobs
+    assert jobs.get("train_epoch") == 2 and jobs.get("eval_epoch") == 2 and jobs.get("control_epoch") == 2, jobs
+    assert set(jobs) == {"train_epoch", "eval_epoch", "control_epoch"} | ANALYSIS, jobs
 
 
 def _touch(paths: list[Path]) -> None:
@@ -135,7 +142,7 @@ def test_touching_files_reruns_nothing_but_a_real_change_does(finished, tmp_path
     table = wd / f"results/{RUN}/eval/epoch_1.tsv"
     table.write_text(table.read_text() + "\n")
     _touch([table])
-    assert set(plan(wd)) == {"trajectories"} | (ANALYSIS - {"trajectories"})
+    assert set(plan(wd)) == ANALYSIS - CONTROL  # the control tables are untouched
 
 
 def test_reversed_keys_and_integral_floats_plan_nothing(finished):

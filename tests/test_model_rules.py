@@ -18,7 +18,13 @@ import yaml
 from conftest import REPO, make_workdir, planned_jobs, run_snakemake, write_config
 from factsurv.config import ConfigError, validate_config
 from factsurv.io import read_tsv
-from factsurv.tables import EVAL_COLUMNS, PROBE_COLUMNS
+from factsurv.tables import (
+    CONTROL_ACCURACY_COLUMNS,
+    CONTROL_COLUMNS,
+    CONTROL_ITEM_COLUMNS,
+    EVAL_COLUMNS,
+    PROBE_COLUMNS,
+)
 
 TINY = "tests/configs/tiny.yaml"
 UPSTREAM = {"get_ontology", "get_annotations", "parse_terms", "annotation_counts", "sample_facts",
@@ -55,11 +61,41 @@ def test_tiny_run_writes_probe_checkpoints_and_evals(tiny_run):
 
 
 @pytest.mark.slow
+def test_tiny_run_writes_control_tables_and_the_new_figures(tiny_run):
+    """Issue 13: the control probe after every epoch (0: the base model), its accuracy table and
+    figure, the forgetting view and their summary rows, from the same real run."""
+    wd = tiny_run
+    items = read_tsv(wd / "results/control/items.tsv")
+    assert list(items.columns) == list(CONTROL_ITEM_COLUMNS) and len(items) == 200
+    for e in range(4):
+        t = read_tsv(wd / f"results/tiny/control/epoch_{e}.tsv", dtype={"prediction": str})
+        assert list(t.columns) == list(CONTROL_COLUMNS)
+        assert list(t["item_id"]) == list(items["item_id"]) and (t["epoch"] == e).all()
+        assert set(t["correct"]) <= {0, 1}
+    acc = read_tsv(wd / "results/tiny/analysis/control.tsv")
+    assert list(acc.columns) == list(CONTROL_ACCURACY_COLUMNS) and list(acc["epoch"]) == [0, 1, 2, 3]
+    print("tiny control accuracy by epoch:", dict(zip(acc["epoch"], acc["accuracy"])))
+    for fig in ("control", "forgetting", "epoch_sets"):
+        for ext in ("svg", "png"):
+            assert (wd / f"results/tiny/figures/{fig}.{ext}").stat().st_size > 1000, (fig, ext)
+    forgetting = read_tsv(wd / "results/tiny/analysis/forgetting.tsv")
+    assert set(forgetting["m"]) <= {1, 2}
+    summary = read_tsv(wd / "results/tiny/analysis/summary.tsv")
+    metrics = set(summary["metric"])
+    assert {"control_accuracy", "train_loss", "forgotten_per_epoch", "relearned_per_epoch",
+            "confident_error_share", "forgetting_share"} <= metrics
+    row = summary[(summary["metric"] == "control_accuracy") & (summary["group"] == "arithmetic/epoch 0")].iloc[0]
+    assert row["value"] == acc.loc[acc["epoch"] == 0, "accuracy"].iloc[0]
+    assert "chance" in row["note"]
+
+
+@pytest.mark.slow
 def test_new_learning_rate_replans_training_evals_and_downstream_only(tiny_run):
     wd = tiny_run
     cfg = write_config(wd, wd / TINY, name="lr.yaml", runs__tiny__training__lr=0.002)
     jobs = planned_jobs(wd, "--configfile", str(cfg))
     assert jobs["train_epoch"] == 3 and jobs["eval_epoch"] == 3  # epoch 0 is the untouched model
+    assert jobs["control_epoch"] == 3
     assert jobs["trajectories"] == 1
     assert not UPSTREAM & set(jobs)
 
@@ -83,7 +119,7 @@ def test_eval_setting_replans_only_evals(tiny_run):
     wd = tiny_run
     cfg = write_config(wd, wd / TINY, name="eval.yaml", runs__tiny__eval={"batch_size": 5})
     jobs = planned_jobs(wd, "--configfile", str(cfg))
-    assert jobs["eval_epoch"] == 4 and "train_epoch" not in jobs
+    assert jobs["eval_epoch"] == 4 and "train_epoch" not in jobs and "control_epoch" not in jobs
     # the probe reads eval epoch 0 (its greedy answers), so it follows; nothing else upstream does
     assert jobs["probe_baseline"] == 1
     assert not (UPSTREAM - {"probe_baseline"}) & set(jobs)
@@ -98,6 +134,7 @@ def test_tables_do_not_depend_on_cores(tiny_run, tmp_path):
     proc = run_snakemake(other, "--configfile", TINY, timeout=1200, cores=1)
     assert proc.returncode == 0
     tables = ["results/tiny/probe/baseline.tsv", *[f"results/tiny/eval/epoch_{e}.tsv" for e in range(4)],
+              *[f"results/tiny/control/epoch_{e}.tsv" for e in range(4)], "results/tiny/analysis/forgetting.tsv",
               *[str(p.relative_to(wd)) for p in sorted((wd / "results/tiny/analysis").glob("cox_*.tsv"))]]
     assert len(tables) > 6
     for rel in tables:

@@ -125,6 +125,7 @@ def test_study_dry_run_plans_the_whole_study_offline(workdir, offline):
     assert jobs["probe_baseline"] == 1
     assert jobs["train_epoch"] == 20
     assert jobs["eval_epoch"] == 21
+    assert jobs["control_epoch"] == 21  # the control probe after every epoch, 0 = the base model
     # nothing of the offline demo: no demo model is built, no demo run
     assert "build_demo_model" not in jobs and "pretrain_demo_model" not in jobs
     assert "results/demo/" not in out
@@ -134,7 +135,7 @@ def test_study_dry_run_plans_the_whole_study_offline(workdir, offline):
 def test_study_dry_run_on_slurm_gives_gpu_jobs(workdir, offline):
     proc = run_snakemake(workdir, "-n", "--profile", "profiles/slurm", "--configfile", "config/study.yaml")
     out = proc.stdout + proc.stderr
-    for rule in ("probe_baseline", "train_epoch", "eval_epoch"):
+    for rule in ("probe_baseline", "train_epoch", "eval_epoch", "control_epoch"):
         block = out.split(f"rule {rule}:", 1)[1].split("\n\n", 1)[0]
         res = re.search(r"resources: (.*)", block).group(1)
         assert "gpu=1" in res, (rule, res)

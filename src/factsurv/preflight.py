@@ -120,6 +120,49 @@ def prompt_errors(config: dict[str, Any]) -> list[str]:
     return out
 
 
+CONTROL_FIELDS = {
+    "arithmetic": ({"a", "op", "b"}, {"a", "b"}),
+    "multiple_choice": ({"question", "choices"}, {"question", "choices"}),
+}
+
+
+def control_errors(config: dict[str, Any]) -> list[str]:
+    """The control probe's templates (placeholders) and its multiple-choice file (read whole: errors
+    name the file and line), before any job (issue 13)."""
+    from factsurv import control
+
+    block = config.get("control") or {}
+    if not block.get("enabled", False):
+        return []
+    out = []
+    for part, (allowed, required) in CONTROL_FIELDS.items():
+        template = (block.get(part) or {}).get("template")
+        if not isinstance(template, str):
+            continue
+        where = f"config error at control.{part}.template"
+        try:
+            fields = {f.split(".")[0].split("[")[0] for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+        except ValueError as exc:
+            out.append(f"{where}: not a valid template ({exc}); write a literal brace as {{{{ or }}}}")
+            continue
+        unknown, missing = sorted(fields - allowed), sorted(required - fields)
+        if unknown:
+            out.append(f"{where}: unknown placeholder(s) {', '.join('{' + u + '}' for u in unknown)}; allowed: "
+                       + ", ".join("{" + a + "}" for a in sorted(allowed)))
+        if missing:
+            out.append(f"{where}: {', '.join('{' + m + '}' for m in missing)} is missing")
+    path = (block.get("multiple_choice") or {}).get("path")
+    if path:
+        try:
+            control.read_multiple_choice(path)
+        except InputError as exc:
+            out.append(f"config error at control.multiple_choice.path: {exc}")
+    elif (block.get("arithmetic") or {}).get("items", 1) == 0:
+        out.append("config error at control: no control items (control.arithmetic.items is 0 and "
+                   "control.multiple_choice.path is not set); set control.enabled: false instead")
+    return out
+
+
 def run_errors(config: dict[str, Any]) -> list[str]:
     out = []
     stable = config.get("analysis", {}).get("stable_epochs", 1)
@@ -276,6 +319,7 @@ def preflight(
         if Path(path).is_file():
             report.errors += duplicate_keys(path)
     report.errors += prompt_errors(config)
+    report.errors += control_errors(config)
     report.errors += run_errors(config)
     report.errors += source_errors(config)
     report.errors += literature_errors(config, produced)

@@ -4,6 +4,10 @@
 whether it is right, and its confidence (summed log-probability of the answer's tokens, end token
 included, and how many tokens that covers).
 
+``control/items.tsv`` (one row per out-of-domain item, shared by all runs) and
+``{run}/control/epoch_{e}.tsv`` (one row per item): the greedy answer to each control item after
+epoch *e* and whether it is right (issue 13; :mod:`factsurv.control`).
+
 ``probe/baseline.tsv`` (one row per fact): the greedy answer *of eval epoch 0* (the one greedy pass
 that defines "known at baseline"), K sampled answers, and the mastery derived from both.
 """
@@ -13,6 +17,11 @@ from __future__ import annotations
 EVAL_COLUMNS = ("fact_id", "epoch", "prediction", "correct", "answer_logprob", "answer_tokens")
 #: what every eval table must have (the confidence columns may be absent in tables made elsewhere)
 EVAL_REQUIRED = EVAL_COLUMNS[:4]
+
+CONTROL_ITEM_COLUMNS = ("item_id", "kind", "question", "answer")
+CONTROL_COLUMNS = ("item_id", "kind", "epoch", "prediction", "correct")
+#: analysis/control.tsv: accuracy per item kind and epoch, with its Wilson 95% interval
+CONTROL_ACCURACY_COLUMNS = ("kind", "epoch", "n", "correct", "accuracy", "lower_95", "upper_95", "chance")
 
 PROBE_COLUMNS = (
     "fact_id", "greedy_prediction", "greedy_correct", "n_samples", "n_correct_samples", "p_correct",

@@ -27,6 +27,8 @@ RUN_TARGETS.extend(
         *[f"results/{{run}}/figures/accuracy.{x}" for x in FIGURE_FORMATS],
         "results/{run}/analysis/epoch_sets.tsv",
         *[f"results/{{run}}/figures/epoch_sets.{x}" for x in FIGURE_FORMATS],
+        "results/{run}/analysis/forgetting.tsv",
+        *[f"results/{{run}}/figures/forgetting.{x}" for x in FIGURE_FORMATS],
     ]
 )
 
@@ -178,6 +180,15 @@ rule summary:
             "results/{{run}}/analysis/logrank_{kind}.tsv", kind=ANALYSIS_KINDS
         ),
         dynamics="results/{run}/analysis/dynamics.tsv",
+        epoch_sets="results/{run}/analysis/epoch_sets.tsv",
+        forgetting="results/{run}/analysis/forgetting.tsv",
+        forgetting_curves="results/{run}/analysis/km_forgetting.tsv",
+        # the control probe's accuracy (control.smk), unless control.enabled is false
+        control=lambda wildcards: (
+            [f"results/{wildcards.run}/analysis/control.tsv"]
+            if config["control"]["enabled"]
+            else []
+        ),
     output:
         "results/{run}/analysis/summary.tsv",
     log:
@@ -320,3 +331,47 @@ rule figure_epoch_sets:
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/figure_epoch_sets.py"
+
+
+rule forgetting:
+    input:
+        "results/{run}/analysis/trajectories.tsv",
+    output:
+        events="results/{run}/analysis/forgetting.tsv",
+        curves="results/{run}/analysis/km_forgetting.tsv",
+    log:
+        "logs/{run}/analysis/forgetting.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        selection=get_summary_selection,
+        stable_epochs=lambda wildcards: sorted(
+            {
+                1,
+                analysis_config()["stable_epochs"],
+                *analysis_config()["compare_stable_epochs"],
+            }
+        ),
+    script:
+        "../scripts/forgetting.py"
+
+
+rule figure_forgetting:
+    input:
+        "results/{run}/analysis/km_forgetting.tsv",
+    output:
+        figure_outputs(
+            "forgetting",
+            "../report/forgetting.rst",
+            "Survival curves",
+            "forgetting",
+        ),
+    log:
+        "logs/{run}/figures/forgetting.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        demo=is_demo_run,
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/figure_forgetting.py"

@@ -17,8 +17,8 @@ from factsurv.analysis.cox import fit_cox
 
 #: known at baseline (share of all facts), latent (share of the facts wrong at baseline), the rise of
 #: trained-fact recall (epoch 0 → last, fraction points), the lower CI bound of the univariable
-#: HR(latent) for acquisition (all trained facts and HPO alone), and events for generalization and
-#: degradation.
+#: HR(latent) for acquisition (all trained facts and HPO alone), events for generalization and
+#: degradation, and the arithmetic accuracy of the base model on the control items.
 BANDS: dict[str, tuple[float, float]] = {
     "known_share": (0.03, 0.15),
     "latent_share_of_wrong": (0.04, 1.0),
@@ -27,6 +27,10 @@ BANDS: dict[str, tuple[float, float]] = {
     "hr_latent_hpo_lower_95": (1.0, math.inf),
     "generalization_events": (10, math.inf),
     "degradation_events": (10, math.inf),
+    # issue 13: the demo corpus states 1500 sums "What is a + b?" (operands 0-19, answers 0-38:
+    # chance about 1/37 on the 200 control items); the pretrained demo models of seeds 0 and 2
+    # answer 0.435 of them right at epoch 0 (measured 2026-12-01, threads 1)
+    "control_accuracy_epoch_0": (0.2, 1.0),
 }
 
 
@@ -54,6 +58,7 @@ def run_metrics(results: str | Path, run: str) -> dict[str, Any]:
     deg = pd.read_csv(root / run / "analysis" / "events_degradation.tsv", sep="\t")
     recall0 = float(first.loc[first["fact_id"].isin(trained), "correct"].mean())
     recall_last = float(last.loc[last["fact_id"].isin(trained), "correct"].mean())
+    control = _control_accuracy(root / run / "control")
     hr_all = _hr_latent(acq)
     hr_hpo = _hr_latent(acq[acq["ontology"] == "hpo"])
     return {
@@ -75,7 +80,22 @@ def run_metrics(results: str | Path, run: str) -> dict[str, Any]:
         "degradation_events": int(deg["event"].sum()), "degradation_at_risk": len(deg),
         "degradation_seen": f"{int(deg.loc[deg['seen'] == 1, 'event'].sum())}/{int((deg['seen'] == 1).sum())}",
         "degradation_unseen": f"{int(deg.loc[deg['seen'] == 0, 'event'].sum())}/{int((deg['seen'] == 0).sum())}",
+        **control,
     }
+
+
+def _control_accuracy(folder: Path) -> dict[str, Any]:
+    """Arithmetic accuracy of the control probe (issue 13) at epoch 0 (the base model: the demo
+    corpus states such sums), at the last epoch and per epoch; nothing when the run has no control
+    tables (control.enabled: false)."""
+    tables = sorted(folder.glob("epoch_*.tsv"), key=lambda p: int(p.stem.split("_")[1]))
+    if not tables:
+        return {}
+    acc = []
+    for p in tables:
+        t = pd.read_csv(p, sep="\t", dtype={"item_id": str})
+        acc.append(round(float(t.loc[t["kind"] == "arithmetic", "correct"].mean()), 4))
+    return {"control_accuracy_epoch_0": acc[0], "control_accuracy_last": acc[-1], "control_accuracy_by_epoch": acc}
 
 
 def outside_bands(metrics: dict[str, Any], bands: dict[str, tuple[float, float]] = BANDS) -> list[str]:

@@ -259,3 +259,59 @@ def plot_epoch_sets(sets: pd.DataFrame, *, run: str = "", demo: bool = False) ->
     ax.legend(fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 0.88))
     return fig
+
+
+CONTROL_TITLES = {"arithmetic": "arithmetic", "multiple_choice": "multiple choice"}
+
+
+def plot_control(accuracy: pd.DataFrame, *, run: str = "", demo: bool = False) -> plt.Figure:
+    """Out-of-domain (control) accuracy per epoch and item kind with Wilson 95% bands, chance dotted
+    (analysis/control.tsv; issue 13: do general skills survive fine-tuning on facts?)."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    _titles(fig, "Out-of-domain accuracy per epoch", run, demo)
+    if accuracy.empty:
+        _empty(ax, "no control items")
+    for i, (kind, g) in enumerate(accuracy.groupby("kind", sort=True)):
+        g = g.sort_values("epoch")
+        color = COLORS[i % len(COLORS)]
+        label = f"{CONTROL_TITLES.get(kind, kind)} (n={int(g['n'].iloc[0])})"
+        ax.plot(g["epoch"], 100 * g["accuracy"], "-o", ms=3.5, lw=2, color=color, label=label)
+        ax.fill_between(g["epoch"], 100 * g["lower_95"], 100 * g["upper_95"], color=color, alpha=0.15, lw=0)
+        if g["chance"].notna().any():
+            ax.axhline(100 * float(g["chance"].iloc[0]), ls=":", lw=1.2, color=color, label=f"chance ({kind})")
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("Epoch (0: base model)")
+    ax.set_ylabel("Control items right (%)")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.88))
+    return fig
+
+
+def plot_forgetting(curves: pd.DataFrame, *, run: str = "", demo: bool = False) -> plt.Figure:
+    """Share of acquired facts still right by epochs since the (confirmed) acquisition, Kaplan–Meier,
+    one panel per kind, one curve per stable_epochs m (analysis/forgetting.tsv)."""
+    kinds = [k for k in ("acquisition", "generalization") if k in set(curves["kind"])] or ["acquisition"]
+    fig, axes = plt.subplots(1, len(kinds), figsize=(5.6 * len(kinds), 4.4), squeeze=False)
+    _titles(fig, "Time to the first forgetting after acquisition", run, demo)
+    for ax, kind in zip(axes[0], kinds):
+        g = curves[curves["kind"] == kind]
+        if g.empty:
+            _empty(ax, "no facts acquired before the last epoch")
+        for i, (m, c) in enumerate(g.groupby("m", sort=True)):
+            c = c.sort_values("epoch")
+            color = COLORS[i % len(COLORS)]
+            n = int(c["n_at_risk"].iloc[0])
+            ax.step(c["epoch"], 100 * c["survival"], where="post", lw=2, color=color, label=f"m = {m} (n={n})")
+            ax.fill_between(c["epoch"], 100 * c["survival_lower_95"], 100 * c["survival_upper_95"], step="post",
+                            color=color, alpha=0.15, lw=0)
+        ax.set_ylim(0, 102)
+        ax.set_xlabel("Epochs since the acquisition was confirmed")
+        ax.set_ylabel("Still right (%, Kaplan–Meier)")
+        ax.set_title(f"after {kind} (facts wrong at epoch 0)", fontsize=10)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, frameon=False, title="stable_epochs", title_fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.88))
+    return fig

@@ -130,6 +130,10 @@ def summary_table(
     selection: Mapping[str, Mapping[str, Any]] | None = None,
     compare_stable_epochs: Sequence[int] = (),
     cox_settings: Any = None,
+    epoch_sets: pd.DataFrame | None = None,
+    control: pd.DataFrame | None = None,
+    forgetting: pd.DataFrame | None = None,
+    forgetting_curves: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Baseline and final greedy recall per ontology/split, latent share, HR of latent for
     acquisition (every model that has it), generalization and degradation shares, log-rank p,
@@ -139,6 +143,8 @@ def summary_table(
     flags (PH, EPV, VIF) on the HR rows, the cloglog HR beside Cox's, the HR of seen for
     degradation. With ``selection`` (kind → splits/ontologies) and ``compare_stable_epochs``: event
     shares (and the univariable latent HR, with ``cox_settings``) under each m and at the final epoch.
+    With ``epoch_sets``, ``control``, ``forgetting`` (+ ``forgetting_curves``): the rows of
+    :func:`retention_rows`.
     """
     min_epv = float(getattr(cox_settings, "min_events_per_parameter", 0) or 0)
     max_vif = float(getattr(cox_settings, "max_vif", np.inf) or np.inf)
@@ -222,4 +228,71 @@ def summary_table(
         if kind == "degradation":
             continue
         rows += _definition_rows(trajectories, kind, spec, compare_stable_epochs, cox_settings)
+    rows += retention_rows(epoch_sets, control, forgetting, forgetting_curves)
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+
+
+def retention_rows(epoch_sets: pd.DataFrame | None = None, control: pd.DataFrame | None = None,
+                   forgetting: pd.DataFrame | None = None,
+                   forgetting_curves: pd.DataFrame | None = None) -> list[dict[str, Any]]:
+    """One summary row (or a few) per figure of issue 13: training loss vs trained recall; facts
+    forgotten and relearned; confident errors (withheld facts); out-of-domain accuracy; time to the
+    first forgetting after acquisition under each stable_epochs m."""
+    rows: list[dict[str, Any]] = []
+    if epoch_sets is not None and not epoch_sets.empty:
+        first, last = int(epoch_sets["epoch"].min()), int(epoch_sets["epoch"].max())
+        train = epoch_sets[epoch_sets["split"] == "train"].set_index("epoch").sort_index()
+        loss = train["train_loss"].dropna() if len(train) else pd.Series(dtype=float)
+        if len(loss):
+            rec = train["correct"] / train["n"]
+            r = rec.reindex(loss.index)
+            varies = len(loss) > 2 and loss.nunique() > 1 and r.nunique() > 1
+            rho = float(loss.corr(r, method="spearman")) if varies else np.nan
+            rows.append(_row("train_loss", "final epoch", float(loss.iloc[-1]),
+                             note=f"epoch {int(loss.index[-1])}; epoch {int(loss.index[0])}: {float(loss.iloc[0]):.4g}; "
+                                  f"trained recall {rec.iloc[-1]:.3f} at epoch {int(rec.index[-1])}; "
+                                  f"Spearman(loss, trained recall) over epochs {rho:.3g}"))
+        for split, g in epoch_sets.groupby("split", sort=True):
+            later = g[g["epoch"] >= 1]
+            n = int(g["n"].iloc[0])
+            rows.append(_row("forgotten_per_epoch", str(split), float(later["forgotten"].mean()) if len(later) else np.nan,
+                             note=f"mean over epochs 1-{last} of facts right at e-1 and wrong at e; "
+                                  f"{int(later['forgotten'].sum())} losses in all, of {n} facts"))
+            rows.append(_row("relearned_per_epoch", str(split), float(later["relearned"].mean()) if len(later) else np.nan,
+                             note=f"mean over epochs 1-{last} of facts right again after being lost; "
+                                  f"{int(later['relearned'].sum())} in all"))
+            rows.append(_row("best_epoch", str(split), float(g["best_epoch"].iloc[0]),
+                             note=f"first epoch with the most facts right ({int(g['correct'].max())}/{n})"))
+            ce = g.dropna(subset=["confident_error_share"]).set_index("epoch")
+            for e in sorted({first, last} & set(ce.index)):
+                k = int(ce.loc[e, "confident_errors"])
+                v, lo, hi = wilson(k, n)
+                rows.append(_row("confident_error_share", f"{split}/epoch {e}", v, lo, hi,
+                                 note=f"{k}/{n} wrong answers with mean token probability at or above the threshold"
+                                      + ("; the hallucination curve" if split == "heldout" else "")))
+    if control is not None and not control.empty:
+        for kind, g in control.groupby("kind", sort=True):
+            g = g.sort_values("epoch")
+            e0, eN = g.iloc[0], g.iloc[-1]
+            low = g.loc[g["accuracy"].idxmin()]
+            for label, r, note in ((f"{kind}/epoch {int(e0.epoch)}", e0, "base model"),
+                                   (f"{kind}/final epoch", eN, f"epoch {int(eN.epoch)}"),
+                                   (f"{kind}/lowest", low, f"epoch {int(low.epoch)}")):
+                rows.append(_row("control_accuracy", label, float(r.accuracy), float(r.lower_95), float(r.upper_95),
+                                 note=f"{int(r.correct)}/{int(r.n)}; {note}; chance {float(r.chance):.3g}"))
+    if forgetting is not None and forgetting.empty:
+        rows.append(_row("forgetting_share", "all", np.nan, note="no fact acquired before the last epoch"))
+    elif forgetting is not None:
+        med = {}
+        if forgetting_curves is not None and not forgetting_curves.empty:
+            for (kind, m), c in forgetting_curves.groupby(["kind", "m"]):
+                below = c.loc[c["survival"] <= 0.5, "epoch"]
+                med[(kind, int(m))] = float(below.min()) if len(below) else np.nan
+        for (kind, m), g in forgetting.groupby(["kind", "m"], sort=True):
+            rows.append(_share_rows("forgetting_share", f"{kind}/m={int(m)}", g["event"] == 1,
+                                    f"acquired facts (correct for {int(m)} consecutive epoch(s)) wrong again later; "
+                                    f"{int((g['n_forgettings'] >= 2).sum())} lost more than once"))
+            rows.append(_row("median_time_to_forgetting", f"{kind}/m={int(m)}", med.get((kind, int(m)), np.nan),
+                             note="KM median epochs from the confirmed acquisition to the first wrong epoch "
+                                  "(NA: fewer than half were lost)"))
+    return rows

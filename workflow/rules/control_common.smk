@@ -1,0 +1,40 @@
+# Helpers of the control probe's rules (included by control.smk), kept apart from the rules.
+
+
+def control_enabled():
+    return bool(config["control"]["enabled"])
+
+
+def control_settings():
+    """The control block without the probe's decoding settings (those reach control_epoch only)."""
+    return canonical(
+        {
+            k: v
+            for k, v in config["control"].items()
+            if k in ("arithmetic", "multiple_choice")
+        }
+    )
+
+
+def control_prompt_params():
+    """The prompt format (chat template or plain); not the facts' question (prompt.user)."""
+    return canonical({k: config["prompt"][k] for k in ("chat_template", "plain")})
+
+
+def control_item_inputs(wildcards):
+    path = config["control"]["multiple_choice"]["path"]
+    return [path] if path else []
+
+
+def control_tables(wildcards):
+    epochs = run_config(wildcards.run)["epochs"]
+    return [f"results/{wildcards.run}/control/epoch_{e}.tsv" for e in range(epochs + 1)]
+
+
+def control_run_targets(run):
+    if not control_enabled():
+        return []
+    return [
+        f"results/{run}/analysis/control.tsv",
+        *[f"results/{run}/figures/control.{x}" for x in config["figures"]["formats"]],
+    ]

@@ -1,0 +1,26 @@
+"""Rule control_epoch: greedy answers to the control items after one epoch (0: the base model)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))
+from factsurv.rules import rule_logging  # noqa: E402
+
+with rule_logging(snakemake) as log:
+    from factsurv.io import write_tsv
+    from factsurv.modeling.control_probe import control_epoch
+    from factsurv.modeling.facts import PromptSettings
+    from factsurv.modeling.loading import model_spec
+
+    p = snakemake.params
+    table = control_epoch(
+        model_spec(p.model, snakemake.input.get("base") or None),
+        snakemake.input.control_items,
+        int(snakemake.wildcards.epoch),
+        PromptSettings.from_params(p.prompt, {}, p.prefixes),
+        checkpoint_dir=snakemake.input.get("checkpoint") or None,
+        batch_size=p.batch_size,
+        max_new_tokens=p.max_new_tokens,
+        threads=p.threads,
+    )
+    write_tsv(table, snakemake.output[0])
