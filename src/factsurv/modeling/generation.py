@@ -163,8 +163,9 @@ def generate_answers(
     vocab = int(model.get_output_embeddings().weight.shape[0])
     pieces = _Pieces.of(tokenizer, vocab)
     pattern = _stop_pattern(prefixes)
-    # longest prompts first: less padding per batch; answers go back to the prompts' order
-    order = sorted(range(n), key=lambda i: -len(prompt_ids[i]))
+    # batches of prompts that share a long beginning and have similar lengths (answers go back to
+    # the prompts' order)
+    order = batch_order(prompt_ids, batch_size)
     out: list[list[Answer]] = [[] for _ in range(n)]
     was_training = model.training
     model.eval()
@@ -187,6 +188,37 @@ def generate_answers(
 
 
 MIN_SHARED_PREFIX = 4
+
+
+def batch_order(prompt_ids: Sequence[Sequence[int]], batch_size: int) -> list[int]:
+    """The prompts' indices in the order they are batched: grouped by the longest beginning that at
+    least ``batch_size`` prompts share (the question template up to the ontology's name, or further,
+    so each batch's shared part is prefilled once), longest first within a group (little padding),
+    ties by the tokens themselves. The order, hence every batch, depends only on the set of prompts,
+    not on the order they come in."""
+    n = len(prompt_ids)
+    if n < 2:
+        return list(range(n))
+    need = max(2, min(int(batch_size), n))
+    seqs = [tuple(x) for x in prompt_ids]
+    lex = sorted(range(n), key=lambda i: (seqs[i], i))
+    # lcp[j]: tokens shared by the j-th and (j+1)-th prompt in lexicographic order
+    lcp = np.empty(n - 1, dtype=np.int64)
+    for j in range(n - 1):
+        a, b = seqs[lex[j]], seqs[lex[j + 1]]
+        m, k = min(len(a), len(b)), 0
+        while k < m and a[k] == b[k]:
+            k += 1
+        lcp[j] = k
+    # a run of `need` neighbours shares the minimum of its need-1 lcps; each prompt takes the deepest
+    # run it belongs to
+    run = np.lib.stride_tricks.sliding_window_view(lcp, need - 1).min(axis=1)  # run r: prompts r..r+need-1
+    padded = np.concatenate([np.full(need - 1, -1), run, np.full(need - 1, -1)])
+    depth = np.lib.stride_tricks.sliding_window_view(padded, need).max(axis=1)  # prompt p: runs p-need+1..p
+    group = [()] * n
+    for pos, i in enumerate(lex):
+        group[i] = seqs[i][:max(int(depth[pos]), 0)]
+    return sorted(range(n), key=lambda i: (group[i], -len(seqs[i]), seqs[i], i))
 
 
 def shared_prefix_length(batch: Sequence[Sequence[int]]) -> int:
@@ -274,10 +306,12 @@ def _generate_batch(model: Any, batch: Sequence[Sequence[int]], keys: Sequence[s
             next_texts.append(text)
         if not parents or step == max_new_tokens - 1:
             break
-        idx = torch.tensor(parents, device=device)
-        cache.batch_select_indices(idx)
-        mask = torch.cat([mask[idx], torch.ones((len(parents), 1), dtype=mask.dtype, device=device)], dim=-1)
-        last_pos = last_pos[idx] + 1
+        if parents != list(range(len(members))):  # some rows finished or split: the cache follows
+            idx = torch.tensor(parents, device=device)
+            cache.batch_select_indices(idx)
+            mask, last_pos = mask[idx], last_pos[idx]
+        mask = torch.cat([mask, torch.ones((len(parents), 1), dtype=mask.dtype, device=device)], dim=-1)
+        last_pos = last_pos + 1
         members, texts = next_members, next_texts
         out = model(input_ids=torch.tensor(next_tokens, device=device)[:, None], attention_mask=mask,
                     position_ids=last_pos, past_key_values=cache, use_cache=True)
