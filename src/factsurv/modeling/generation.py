@@ -3,6 +3,9 @@
 - **Prefill once**: the tokens that all prompts of a batch begin with (the question template, a chat
   template's system header) are run once and their key/value cache copied to every row; then each
   prompt's own part (left-padded after the shared part) is run once, however many samples follow.
+  Batches are formed (:func:`batch_order`) from prompts that share their longest common beginning
+  (the template up to the ontology's name), longest first, so the shared part is long and padding
+  short; the batches depend only on the set of prompts, not on their order.
 - **Shared sample paths**: the model runs once per (prompt, answer so far), and every sample row
   with that history draws its own next token from the same distribution; rows that draw the same
   token stay together. The K samples of a confident model cost about one greedy answer; the draws
@@ -14,7 +17,7 @@
   or on their order (only on the model's logits for that prompt).
 - **Stopping on the answer**: a sequence ends at EOS, once its text holds an identifier followed by
   a non-digit, or once the digits run past 7 (``HP:00012501`` is then seen, and is wrong); finished
-  rows leave the batch. Token texts come from a table built once per tokenizer, so no sequence is
+  rows leave the batch (the cache is reselected only on steps where some row finished or split). Token texts come from a table built once per tokenizer, so no sequence is
   decoded while it is generated; the answer text is decoded once at the end.
 - Each answer's summed log-probability (under the temperature-1 distribution of the model) and
   token count come back with it: the confidence of a greedy answer is their ratio.
