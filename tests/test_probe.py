@@ -181,20 +181,23 @@ def test_greedy_equals_step_by_step_decoding_whatever_the_batches(sharp):
     assert [got[perm.index(i)][0].text for i in range(len(ids))] == ref
 
 
-def test_batch_order_groups_shared_beginnings_and_ignores_input_order():
+def test_batches_group_shared_beginnings_and_ignore_input_order():
     from collections import Counter
 
-    from factsurv.modeling.generation import batch_order
+    from factsurv.modeling.generation import batch_order, make_batches
 
     rng = __import__("random").Random(3)
     for _ in range(200):
         n, bs = rng.randrange(1, 40), rng.randrange(1, 12)
         prompts_ = [[rng.randrange(3) for _ in range(rng.randrange(1, 7))] for _ in range(n)]
+        batches = make_batches(prompts_, bs)
         order = batch_order(prompts_, bs)
-        assert sorted(order) == list(range(n))
+        assert sorted(order) == list(range(n)) and order == [i for b in batches for i in b]
+        assert all(1 <= len(b) <= bs for b in batches)
         # against a brute-force count of every prefix: each prompt is grouped under the longest
-        # beginning at least min(bs, n) prompts share, longest prompts first within a group
-        need = max(2, min(bs, n))
+        # beginning at least two batches' worth of prompts share, longest prompts first within a
+        # group, and no batch spans two groups
+        need = max(2, min(2 * bs, n))
         count = Counter(tuple(x[:i]) for x in prompts_ for i in range(1, len(x) + 1))
 
         def group(x):
@@ -204,16 +207,14 @@ def test_batch_order_groups_shared_beginnings_and_ignores_input_order():
             return tuple(x[:d])
 
         assert order == sorted(range(n), key=lambda i: (group(prompts_[i]), -len(prompts_[i]), tuple(prompts_[i]), i))
+        assert all(len({group(prompts_[i]) for i in b}) == 1 for b in batches)
         # the batches are the same whatever order the prompts come in
         perm = rng.sample(range(n), n)
-        again = batch_order([prompts_[i] for i in perm], bs)
-        batches = {tuple(sorted(map(tuple, (prompts_[i] for i in order[s:s + bs])))) for s in range(0, n, bs)}
-        batches2 = {tuple(sorted(map(tuple, (prompts_[perm[i]] for i in again[s:s + bs])))) for s in range(0, n, bs)}
-        assert batches == batches2
+        again = make_batches([prompts_[i] for i in perm], bs)
+        assert sorted(tuple(sorted(map(tuple, (prompts_[i] for i in b)))) for b in batches) == \
+            sorted(tuple(sorted(map(tuple, (prompts_[perm[i]] for i in b)))) for b in again)
     # two templates (HPO, GO questions): a batch holds one template, so its shared part is long
     hpo = [[1, 5, 6, 7, 9, t] for t in range(10, 18)]
     go = [[1, 5, 6, 8, t, t, 3] for t in range(20, 28)]
-    order = batch_order(go[:3] + hpo + go[3:], 8)
-    assert {tuple(order[:8])} | {tuple(order[8:])} == {tuple(range(3, 11)), (0, 1, 2, 11, 12, 13, 14, 15)} or \
-        [sorted(order[:8]), sorted(order[8:])] in ([list(range(3, 11)), [0, 1, 2, 11, 12, 13, 14, 15]],
-                                                   [[0, 1, 2, 11, 12, 13, 14, 15], list(range(3, 11))])
+    batches = make_batches(go[:3] + hpo + go[3:], 4)
+    assert sorted(sorted(b) for b in batches) == [[0, 1, 2, 11], [3, 4, 5, 6], [7, 8, 9, 10], [12, 13, 14, 15]]

@@ -3,9 +3,9 @@
 - **Prefill once**: the tokens that all prompts of a batch begin with (the question template, a chat
   template's system header) are run once and their key/value cache copied to every row; then each
   prompt's own part (left-padded after the shared part) is run once, however many samples follow.
-  Batches are formed (:func:`batch_order`) from prompts that share their longest common beginning
-  (the template up to the ontology's name), longest first, so the shared part is long and padding
-  short; the batches depend only on the set of prompts, not on their order.
+  Batches are formed (:func:`make_batches`) within groups of prompts that share their longest common
+  beginning (the template up to the ontology's name), longest first, so the shared part is long and
+  padding short; the batches depend only on the set of prompts, not on their order.
 - **Shared sample paths**: the model runs once per (prompt, answer so far), and every sample row
   with that history draws its own next token from the same distribution; rows that draw the same
   token stay together. The K samples of a confident model cost about one greedy answer; the draws
@@ -168,13 +168,12 @@ def generate_answers(
     pattern = _stop_pattern(prefixes)
     # batches of prompts that share a long beginning and have similar lengths (answers go back to
     # the prompts' order)
-    order = batch_order(prompt_ids, batch_size)
+    batches = make_batches(prompt_ids, batch_size)
     out: list[list[Answer]] = [[] for _ in range(n)]
     was_training = model.training
     model.eval()
     with torch.inference_mode():
-        for start in range(0, n, batch_size):
-            idx = order[start:start + batch_size]
+        for idx in batches:
             answers = _generate_batch(
                 model, [prompt_ids[i] for i in idx], [keys[i] for i in idx], reps=reps, sampling=sampling,
                 temperature=temperature, top_p=top_p, seed=seed, max_new_tokens=max_new_tokens,
@@ -193,17 +192,10 @@ def generate_answers(
 MIN_SHARED_PREFIX = 4
 
 
-def batch_order(prompt_ids: Sequence[Sequence[int]], batch_size: int) -> list[int]:
-    """The prompts' indices in the order they are batched: grouped by the longest beginning that at
-    least ``batch_size`` prompts share (the question template up to the ontology's name, or further,
-    so each batch's shared part is prefilled once), longest first within a group (little padding),
-    ties by the tokens themselves. The order, hence every batch, depends only on the set of prompts,
-    not on the order they come in."""
-    n = len(prompt_ids)
-    if n < 2:
-        return list(range(n))
-    need = max(2, min(int(batch_size), n))
-    seqs = [tuple(x) for x in prompt_ids]
+def _prefix_groups(seqs: Sequence[tuple[int, ...]], need: int) -> list[tuple[int, ...]]:
+    """Per prompt: its longest beginning that at least ``need`` prompts share (``()`` if none)."""
+    n = len(seqs)
+    need = max(2, min(int(need), n))
     lex = sorted(range(n), key=lambda i: (seqs[i], i))
     # lcp[j]: tokens shared by the j-th and (j+1)-th prompt in lexicographic order
     lcp = np.empty(n - 1, dtype=np.int64)
@@ -218,10 +210,37 @@ def batch_order(prompt_ids: Sequence[Sequence[int]], batch_size: int) -> list[in
     run = np.lib.stride_tricks.sliding_window_view(lcp, need - 1).min(axis=1)  # run r: prompts r..r+need-1
     padded = np.concatenate([np.full(need - 1, -1), run, np.full(need - 1, -1)])
     depth = np.lib.stride_tricks.sliding_window_view(padded, need).max(axis=1)  # prompt p: runs p-need+1..p
-    group = [()] * n
+    group: list[tuple[int, ...]] = [()] * n
     for pos, i in enumerate(lex):
         group[i] = seqs[i][:max(int(depth[pos]), 0)]
-    return sorted(range(n), key=lambda i: (group[i], -len(seqs[i]), seqs[i], i))
+    return group
+
+
+def make_batches(prompt_ids: Sequence[Sequence[int]], batch_size: int) -> list[list[int]]:
+    """The prompts' indices in batches of at most ``batch_size``: prompts are grouped by the longest
+    beginning that at least two batches' worth of them share (the question template up to the
+    ontology's name, or further), so each batch's shared part is prefilled once; a batch never spans
+    two groups (its last batch may be smaller); longest prompts first within a group (little
+    padding), ties by the tokens themselves. The batches depend only on the set of prompts, not on
+    the order they come in."""
+    n = len(prompt_ids)
+    size = max(1, int(batch_size))
+    if n < 2:
+        return [list(range(n))] if n else []
+    seqs = [tuple(x) for x in prompt_ids]
+    group = _prefix_groups(seqs, 2 * size)
+    order = sorted(range(n), key=lambda i: (group[i], -len(seqs[i]), seqs[i], i))
+    batches: list[list[int]] = []
+    for i in order:
+        if not batches or len(batches[-1]) == size or group[batches[-1][0]] != group[i]:
+            batches.append([])
+        batches[-1].append(i)
+    return batches
+
+
+def batch_order(prompt_ids: Sequence[Sequence[int]], batch_size: int) -> list[int]:
+    """The prompts' indices in the order they are batched (:func:`make_batches`, flattened)."""
+    return [i for batch in make_batches(prompt_ids, batch_size) for i in batch]
 
 
 def shared_prefix_length(batch: Sequence[Sequence[int]]) -> int:
