@@ -90,3 +90,19 @@ def test_lora_checkpoint_is_merged_for_eval_without_changing_answers(tiny, tmp_p
         base = build_model(spec, "full", {})(input_ids=ids).logits
     assert torch.allclose(a, b, atol=1e-4)
     assert not torch.allclose(a, base, atol=1e-4)  # the adapter did change the model
+
+
+def test_eval_table_is_the_same_whatever_the_fact_order(tiny, tmp_path):
+    """Batches depend only on the set of prompts (generation.batch_order), so a fact's row, its
+    answer's log-probability included, is bit-identical when the facts table is shuffled."""
+    spec, _ = tiny
+    facts = synthetic_facts(n_train=17, n_heldout=6, seed=4)
+    facts.loc[::4, "label"] = facts.loc[::4, "label"] + " of the kidney"  # lengths differ: padding
+    a_path, b_path = tmp_path / "a.tsv", tmp_path / "b.tsv"
+    write_tsv(facts, a_path)
+    write_tsv(facts.sample(frac=1.0, random_state=1), b_path)
+    a = evaluate_epoch(spec, a_path, 0, PROMPT, batch_size=5, max_new_tokens=6)
+    b = evaluate_epoch(spec, b_path, 0, PROMPT, batch_size=5, max_new_tokens=6)
+    assert list(b["fact_id"]) != list(a["fact_id"])  # the table keeps the facts' order
+    b = b.set_index("fact_id").loc[a["fact_id"]].reset_index()
+    assert b.equals(a)

@@ -69,6 +69,12 @@ def test_prompt_templates(user, plain, expected):
         assert e in m
 
 
+def test_prompt_date_must_be_a_day():
+    assert prompt_errors({"prompt": {"date": "2024-07-26"}}) == []
+    msgs = prompt_errors({"prompt": {"date": "2024-02-31"}})
+    assert len(msgs) == 1 and msgs[0].startswith("config error at prompt.date: '2024-02-31'")
+
+
 def test_run_constraints_name_the_keys():
     cfg = validate_config(copy.deepcopy(DEFAULT), SCHEMA)
     assert run_errors(cfg) == []

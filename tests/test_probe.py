@@ -124,3 +124,97 @@ def test_mastery_levels():
     assert mastery(1, 0, 5) == "maybe_known"
     assert mastery(0, 1, 5) == "weakly_known"
     assert mastery(0, 0, 5) == "unknown"
+
+
+def _step_by_step_greedy(model, tok, ids: list[list[int]], max_new_tokens: int) -> list[str]:
+    """The reference: one prompt at a time, no cache, the whole sequence through the model at every
+    step, argmax, the same stop rule (EOS, or an identifier followed by a non-digit / an 8th digit)."""
+    pattern = generation._stop_pattern(PROMPT.prefixes)
+    stops = generation.eos_ids(model, tok)
+    out = []
+    with torch.inference_mode():
+        for p in ids:
+            seq, answer = list(p), []
+            for _ in range(max_new_tokens):
+                nxt = int(model(input_ids=torch.tensor([seq])).logits[0, -1].argmax())
+                if nxt in stops:
+                    break
+                answer.append(nxt)
+                seq.append(nxt)
+                if pattern.search(tok.decode(answer)):
+                    break
+            out.append(generation.clean(tok.decode(answer, skip_special_tokens=True)))
+    return out
+
+
+@pytest.fixture(scope="module")
+def sharp(tiny):
+    """The tiny model with sharp attention and spread logits: its answers depend on every token and
+    position of the prompt (the untouched one mostly repeats one token), so a decoding bug shows."""
+    spec, _ = tiny
+    model = load_model(spec)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "q_proj" in name or "k_proj" in name:
+                p.mul_(16.0)
+            elif "norm" not in name and "embed" not in name:
+                p.mul_(3.0)
+    return model, load_tokenizer(spec)
+
+
+def test_greedy_equals_step_by_step_decoding_whatever_the_batches(sharp):
+    """Greedy answers are those of plain step-by-step decoding, with any batch size and prompt order
+    (prompts of different lengths: padding; some sharing a beginning: the shared prefill)."""
+    model, tok = sharp
+    rng = __import__("random").Random(5)
+    vocab = len(tok)
+    template = [rng.randrange(3, vocab) for _ in range(6)]
+    ids = [(template if i % 2 else []) + [rng.randrange(3, vocab) for _ in range(rng.randrange(2, 9))]
+           for i in range(20)]
+    ref = _step_by_step_greedy(model, tok, ids, max_new_tokens=7)
+    assert len(set(ref)) > 15  # the answers differ between prompts (the comparison can fail)
+    for bs in (1, 3, 64):
+        got = [a[0].text for a in generate_answers(model, tok, ids, batch_size=bs, max_new_tokens=7)]
+        assert got == ref, bs
+    perm = list(reversed(range(len(ids))))
+    got = generate_answers(model, tok, [ids[i] for i in perm], batch_size=4, max_new_tokens=7)
+    assert [got[perm.index(i)][0].text for i in range(len(ids))] == ref
+
+
+def test_batches_group_shared_beginnings_and_ignore_input_order():
+    from collections import Counter
+
+    from factsurv.modeling.generation import batch_order, make_batches
+
+    rng = __import__("random").Random(3)
+    for _ in range(200):
+        n, bs = rng.randrange(1, 40), rng.randrange(1, 12)
+        prompts_ = [[rng.randrange(3) for _ in range(rng.randrange(1, 7))] for _ in range(n)]
+        batches = make_batches(prompts_, bs)
+        order = batch_order(prompts_, bs)
+        assert sorted(order) == list(range(n)) and order == [i for b in batches for i in b]
+        assert all(1 <= len(b) <= bs for b in batches)
+        # against a brute-force count of every prefix: each prompt is grouped under the longest
+        # beginning at least two batches' worth of prompts share, longest prompts first within a
+        # group, and no batch spans two groups
+        need = max(2, min(2 * bs, n))
+        count = Counter(tuple(x[:i]) for x in prompts_ for i in range(1, len(x) + 1))
+
+        def group(x):
+            d = 0
+            while d < len(x) and count[tuple(x[:d + 1])] >= need:
+                d += 1
+            return tuple(x[:d])
+
+        assert order == sorted(range(n), key=lambda i: (group(prompts_[i]), -len(prompts_[i]), tuple(prompts_[i]), i))
+        assert all(len({group(prompts_[i]) for i in b}) == 1 for b in batches)
+        # the batches are the same whatever order the prompts come in
+        perm = rng.sample(range(n), n)
+        again = make_batches([prompts_[i] for i in perm], bs)
+        assert sorted(tuple(sorted(map(tuple, (prompts_[i] for i in b)))) for b in batches) == \
+            sorted(tuple(sorted(map(tuple, (prompts_[perm[i]] for i in b)))) for b in again)
+    # two templates (HPO, GO questions): a batch holds one template, so its shared part is long
+    hpo = [[1, 5, 6, 7, 9, t] for t in range(10, 18)]
+    go = [[1, 5, 6, 8, t, t, 3] for t in range(20, 28)]
+    batches = make_batches(go[:3] + hpo + go[3:], 4)
+    assert sorted(sorted(b) for b in batches) == [[0, 1, 2, 11], [3, 4, 5, 6], [7, 8, 9, 10], [12, 13, 14, 15]]

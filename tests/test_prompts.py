@@ -55,9 +55,84 @@ def test_chat_template_used_when_present():
     class Tok:
         chat_template = "x"
 
-        def apply_chat_template(self, messages, tokenize, add_generation_prompt):
+        def apply_chat_template(self, messages, tokenize, add_generation_prompt, **variables):
             assert not tokenize and add_generation_prompt
-            return "<user>" + messages[0]["content"] + "<assistant>"
+            return "<user>" + messages[0]["content"] + "<assistant>" + variables.get("date_string", "")
 
     assert render_prompt(Tok(), "Q?", "auto") == "<user>Q?<assistant>"
     assert render_prompt(Tok(), "Q?", "never") == "Question: Q?\nAnswer: "
+    assert render_prompt(Tok(), "Q?", "auto", date="2024-07-26") == "<user>Q?<assistant>26 Jul 2024"
+
+
+# a Llama-3.2-like template: today's date from strftime_now unless date_string is given, and the
+# clock once more (the day and time) through strftime_now
+DATED_TEMPLATE = (
+    "{% macro stamp() %}{{ strftime_now('%Y-%m-%d %H:%M:%S') }}{% endmacro %}"
+    "{% if date_string is not defined %}{% set date_string = strftime_now('%d %b %Y') %}{% endif %}"
+    "<sys>Today Date: {{ date_string }} (rendered {{ stamp() }}, {{ strftime_now('%-d %B') }})</sys>"
+    "{% for m in messages %}<user>{{ m['content'] }}</user>{% endfor %}"
+    "{% if add_generation_prompt %}<assistant>{% endif %}"
+)
+
+
+def _dated_tokenizer(tmp_path):
+    """A tiny tokenizer (no downloads) whose chat template reads today's date."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordLevel({"<unk>": 0, "<s>": 1, "</s>": 2}, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+    fast.chat_template = DATED_TEMPLATE
+    fast.save_pretrained(tmp_path / "tok")
+    return PreTrainedTokenizerFast.from_pretrained(tmp_path / "tok")
+
+
+def _on_day(monkeypatch, day):
+    """Make the clock transformers' strftime_now reads say ``day``."""
+    import datetime as dt
+
+    import transformers.utils.chat_template_utils as ctu
+
+    class Clock(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return cls(day.year, day.month, day.day, 13, 37, 0)
+
+    monkeypatch.setattr(ctu, "datetime", Clock)
+
+
+def test_chat_template_date_is_fixed_whatever_the_day(tmp_path, monkeypatch):
+    import datetime as dt
+
+    import pandas as pd
+
+    from factsurv.modeling.facts import PromptSettings, render_prompts
+
+    tok = _dated_tokenizer(tmp_path)
+    facts = pd.DataFrame({"ontology": ["hpo"], "label": ["Seizure"]})
+    fixed = PromptSettings.from_params({"date": "2024-07-26"}, {"hpo": "Human Phenotype Ontology"})
+    unfixed = PromptSettings.from_params({}, {"hpo": "Human Phenotype Ontology"})
+    seen = {}
+    for day in (dt.date(2026, 12, 1), dt.date(2027, 3, 9)):
+        _on_day(monkeypatch, day)
+        seen[day] = (render_prompt(tok, "Q?", "auto", date="2024-07-26"), render_prompts(tok, facts, fixed)[0],
+                     render_prompt(tok, "Q?", "auto"), render_prompts(tok, facts, unfixed)[0])
+    first, second = seen.values()
+    # with the date fixed, two jobs on different days render the same prompt, with the fixed day
+    assert first[:2] == second[:2]
+    assert "Today Date: 26 Jul 2024 (rendered 2024-07-26 00:00:00, 26 July)" in first[0]
+    assert first[0].endswith("<user>Q?</user><assistant>")
+    # without it the template reads the clock: the prompts differ (so this test can fail)
+    assert first[2] != second[2] and first[3] != second[3]
+    assert "01 Dec 2026" in first[2] and "09 Mar 2027" in second[2]
+
+
+def test_date_variables():
+    from factsurv.prompts import date_variables
+
+    v = date_variables("2024-07-26")
+    assert v["date_string"] == "26 Jul 2024"
+    assert dict(v["factsurv_strftime"])["%B"] == "July"
+    with pytest.raises(ValueError, match="prompt.date"):
+        date_variables("26 Jul 2024")

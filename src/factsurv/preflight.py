@@ -29,6 +29,7 @@ import yaml
 
 from factsurv.config import models_missing_from_cache
 from factsurv.io import InputError
+from factsurv.prompts import parse_date
 
 # placeholders of each prompt template: (allowed, required)
 PROMPT_FIELDS = {
@@ -117,6 +118,12 @@ def prompt_errors(config: dict[str, Any]) -> list[str]:
         if missing:
             shown = ", ".join("{" + m + "}" for m in missing)
             out.append(f"{where}: {shown} is missing (without it every question would be the same)")
+    date = config.get("prompt", {}).get("date")
+    if isinstance(date, str):
+        try:
+            parse_date(date)
+        except ValueError as exc:
+            out.append(str(exc))
     return out
 
 

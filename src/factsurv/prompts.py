@@ -5,6 +5,10 @@ identifier only.``; the model's chat template is used when it has one (``chat_te
 otherwise the plain format ``Question: {user}\\nAnswer: ``. The target is the bare identifier
 (``HP:0001250``) followed by the end-of-sequence token; loss is on the target tokens only.
 
+Chat templates that write today's date into the prompt (Llama 3.1 reads ``date_string``; others
+call ``strftime_now``) get a fixed date instead (``prompt.date``), so a prompt is the same whichever
+day its job runs.
+
 Answers are normalised by taking the first match of ``PREFIX:\\s*\\d{7}`` not followed by another
 digit (case-insensitive), upper-casing it and removing whitespace; anything else is wrong, so
 ``HP:00012501`` (eight digits) and ``HP:000125`` (six) are wrong answers for ``HP:0001250``.
@@ -12,6 +16,7 @@ digit (case-insensitive), upper-casing it and removing whitespace; anything else
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable
 from functools import lru_cache
@@ -42,11 +47,74 @@ def uses_chat_template(tokenizer: Any, mode: str) -> bool:
     return mode == "always" or (mode == "auto" and has)
 
 
-def render_prompt(tokenizer: Any, user: str, mode: str = "auto", plain: str = DEFAULT_PLAIN) -> str:
-    """The text the model sees before its answer (generation prompt included)."""
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def parse_date(date: str) -> dt.datetime:
+    """``prompt.date`` (``YYYY-MM-DD``) as midnight of that day (ValueError naming the key otherwise)."""
+    try:
+        return dt.datetime.strptime(str(date), "%Y-%m-%d")
+    except ValueError:
+        raise ValueError(f"config error at prompt.date: {date!r} is not a date YYYY-MM-DD") from None
+
+
+# strftime directives a template may ask strftime_now for (glibc's %-d / %-m too)
+_DIRECTIVES = ("%-d", "%-m", "%a", "%A", "%b", "%B", "%d", "%m", "%y", "%Y", "%H", "%I", "%M", "%S", "%p",
+               "%j", "%Z", "%z", "%%")
+
+# shadows transformers' strftime_now (which reads the clock): the fixed day's fields, substituted in
+# the format (template data must be plain strings, so the function itself cannot be passed in)
+_FIXED_STRFTIME = (
+    "{%- macro strftime_now(format) -%}{%- set ns = namespace(s=format) -%}"
+    "{%- for key, value in factsurv_strftime -%}{%- set ns.s = ns.s.replace(key, value) -%}{%- endfor -%}"
+    "{{- ns.s -}}{%- endmacro -%}"
+)
+
+
+def date_variables(date: str) -> dict[str, Any]:
+    """Template data that fixes the date a chat template sees: ``date_string`` (Llama 3.1's variable,
+    written ``26 Jul 2024`` whatever the locale) and the fixed day's strftime fields, which the
+    ``strftime_now`` of :func:`fixed_date_template` formats."""
+    day = parse_date(date)
+    fields = {d: day.strftime(d) for d in _DIRECTIVES if not d.startswith("%-")}
+    fields.update({"%-d": str(day.day), "%-m": str(day.month), "%a": day.strftime("%a"),
+                   "%b": _MONTHS[day.month - 1], "%p": "AM", "%Z": "UTC", "%z": "+0000", "%%": "%"})
+    # longest directives first, so %-d is replaced before %d could match inside it; %% last
+    ordered = sorted((k for k in fields if k != "%%"), key=len, reverse=True) + ["%%"]
+    return {"date_string": f"{day.day:02d} {_MONTHS[day.month - 1]} {day.year}",
+            "factsurv_strftime": [[k, fields[k]] for k in ordered]}
+
+
+def fixed_date_template(template: str) -> str:
+    """``template`` with a ``strftime_now`` that returns the fixed day (from :func:`date_variables`)
+    instead of reading the clock."""
+    return _FIXED_STRFTIME + template
+
+
+def _chat_template(tokenizer: Any) -> str | None:
+    getter = getattr(tokenizer, "get_chat_template", None)
+    if getter is not None:
+        try:
+            return getter()
+        except (TypeError, ValueError):
+            return None
+    template = getattr(tokenizer, "chat_template", None)
+    return template if isinstance(template, str) else None
+
+
+def render_prompt(tokenizer: Any, user: str, mode: str = "auto", plain: str = DEFAULT_PLAIN,
+                  date: str | None = None) -> str:
+    """The text the model sees before its answer (generation prompt included); a chat template is
+    rendered with the fixed ``date`` (``YYYY-MM-DD``, config ``prompt.date``) when one is given."""
     if tokenizer is not None and uses_chat_template(tokenizer, mode):
+        extra: dict[str, Any] = {}
+        if date is not None:
+            extra = date_variables(date)
+            template = _chat_template(tokenizer)
+            if template is not None:
+                extra["chat_template"] = fixed_date_template(template)
         return tokenizer.apply_chat_template(
-            [{"role": "user", "content": user}], tokenize=False, add_generation_prompt=True
+            [{"role": "user", "content": user}], tokenize=False, add_generation_prompt=True, **extra
         )
     return plain.format(user=user)
 

@@ -28,6 +28,7 @@ class PromptSettings:
     chat_template: str = "auto"
     plain: str = prompts.DEFAULT_PLAIN
     prefixes: tuple[str, ...] = field(default=prompts.DEFAULT_PREFIXES)
+    date: str | None = None  # YYYY-MM-DD: the day a chat template that asks for today's date sees
 
     @classmethod
     def from_params(cls, prompt: dict[str, Any], ontology_names: dict[str, str],
@@ -39,12 +40,13 @@ class PromptSettings:
             chat_template=prompt.get("chat_template", "auto"),
             plain=prompt.get("plain", prompts.DEFAULT_PLAIN),
             prefixes=pre or prompts.DEFAULT_PREFIXES,
+            date=prompt.get("date"),
         )
 
     def as_dict(self) -> dict[str, Any]:
         return {"ontology_names": self.ontology_names, "user": self.user,
                 "chat_template": self.chat_template, "plain": self.plain,
-                "prefixes": list(self.prefixes)}
+                "prefixes": list(self.prefixes), "date": self.date}
 
 
 def read_facts(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -75,7 +77,7 @@ def render_prompts(tokenizer: Any, facts: pd.DataFrame, settings: PromptSettings
             raise InputError(f"facts: ontology {onto!r} has no name in the prompt settings "
                              f"(known: {sorted(settings.ontology_names)})")
         user = prompts.user_message(settings.user, settings.ontology_names[onto], label)
-        out.append(prompts.render_prompt(tokenizer, user, settings.chat_template, settings.plain))
+        out.append(prompts.render_prompt(tokenizer, user, settings.chat_template, settings.plain, settings.date))
     return out
 
 

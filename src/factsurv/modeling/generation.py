@@ -3,6 +3,9 @@
 - **Prefill once**: the tokens that all prompts of a batch begin with (the question template, a chat
   template's system header) are run once and their key/value cache copied to every row; then each
   prompt's own part (left-padded after the shared part) is run once, however many samples follow.
+  Batches are formed (:func:`make_batches`) within groups of prompts that share their longest common
+  beginning (the template up to the ontology's name), longest first, so the shared part is long and
+  padding short; the batches depend only on the set of prompts, not on their order.
 - **Shared sample paths**: the model runs once per (prompt, answer so far), and every sample row
   with that history draws its own next token from the same distribution; rows that draw the same
   token stay together. The K samples of a confident model cost about one greedy answer; the draws
@@ -14,7 +17,7 @@
   or on their order (only on the model's logits for that prompt).
 - **Stopping on the answer**: a sequence ends at EOS, once its text holds an identifier followed by
   a non-digit, or once the digits run past 7 (``HP:00012501`` is then seen, and is wrong); finished
-  rows leave the batch. Token texts come from a table built once per tokenizer, so no sequence is
+  rows leave the batch (the cache is reselected only on steps where some row finished or split). Token texts come from a table built once per tokenizer, so no sequence is
   decoded while it is generated; the answer text is decoded once at the end.
 - Each answer's summed log-probability (under the temperature-1 distribution of the model) and
   token count come back with it: the confidence of a greedy answer is their ratio.
@@ -163,14 +166,14 @@ def generate_answers(
     vocab = int(model.get_output_embeddings().weight.shape[0])
     pieces = _Pieces.of(tokenizer, vocab)
     pattern = _stop_pattern(prefixes)
-    # longest prompts first: less padding per batch; answers go back to the prompts' order
-    order = sorted(range(n), key=lambda i: -len(prompt_ids[i]))
+    # batches of prompts that share a long beginning and have similar lengths (answers go back to
+    # the prompts' order)
+    batches = make_batches(prompt_ids, batch_size)
     out: list[list[Answer]] = [[] for _ in range(n)]
     was_training = model.training
     model.eval()
     with torch.inference_mode():
-        for start in range(0, n, batch_size):
-            idx = order[start:start + batch_size]
+        for idx in batches:
             answers = _generate_batch(
                 model, [prompt_ids[i] for i in idx], [keys[i] for i in idx], reps=reps, sampling=sampling,
                 temperature=temperature, top_p=top_p, seed=seed, max_new_tokens=max_new_tokens,
@@ -187,6 +190,57 @@ def generate_answers(
 
 
 MIN_SHARED_PREFIX = 4
+
+
+def _prefix_groups(seqs: Sequence[tuple[int, ...]], need: int) -> list[tuple[int, ...]]:
+    """Per prompt: its longest beginning that at least ``need`` prompts share (``()`` if none)."""
+    n = len(seqs)
+    need = max(2, min(int(need), n))
+    lex = sorted(range(n), key=lambda i: (seqs[i], i))
+    # lcp[j]: tokens shared by the j-th and (j+1)-th prompt in lexicographic order
+    lcp = np.empty(n - 1, dtype=np.int64)
+    for j in range(n - 1):
+        a, b = seqs[lex[j]], seqs[lex[j + 1]]
+        m, k = min(len(a), len(b)), 0
+        while k < m and a[k] == b[k]:
+            k += 1
+        lcp[j] = k
+    # a run of `need` neighbours shares the minimum of its need-1 lcps; each prompt takes the deepest
+    # run it belongs to
+    run = np.lib.stride_tricks.sliding_window_view(lcp, need - 1).min(axis=1)  # run r: prompts r..r+need-1
+    padded = np.concatenate([np.full(need - 1, -1), run, np.full(need - 1, -1)])
+    depth = np.lib.stride_tricks.sliding_window_view(padded, need).max(axis=1)  # prompt p: runs p-need+1..p
+    group: list[tuple[int, ...]] = [()] * n
+    for pos, i in enumerate(lex):
+        group[i] = seqs[i][:max(int(depth[pos]), 0)]
+    return group
+
+
+def make_batches(prompt_ids: Sequence[Sequence[int]], batch_size: int) -> list[list[int]]:
+    """The prompts' indices in batches of at most ``batch_size``: prompts are grouped by the longest
+    beginning that at least two batches' worth of them share (the question template up to the
+    ontology's name, or further), so each batch's shared part is prefilled once; a batch never spans
+    two groups (its last batch may be smaller); longest prompts first within a group (little
+    padding), ties by the tokens themselves. The batches depend only on the set of prompts, not on
+    the order they come in."""
+    n = len(prompt_ids)
+    size = max(1, int(batch_size))
+    if n < 2:
+        return [list(range(n))] if n else []
+    seqs = [tuple(x) for x in prompt_ids]
+    group = _prefix_groups(seqs, 2 * size)
+    order = sorted(range(n), key=lambda i: (group[i], -len(seqs[i]), seqs[i], i))
+    batches: list[list[int]] = []
+    for i in order:
+        if not batches or len(batches[-1]) == size or group[batches[-1][0]] != group[i]:
+            batches.append([])
+        batches[-1].append(i)
+    return batches
+
+
+def batch_order(prompt_ids: Sequence[Sequence[int]], batch_size: int) -> list[int]:
+    """The prompts' indices in the order they are batched (:func:`make_batches`, flattened)."""
+    return [i for batch in make_batches(prompt_ids, batch_size) for i in batch]
 
 
 def shared_prefix_length(batch: Sequence[Sequence[int]]) -> int:
@@ -274,10 +328,12 @@ def _generate_batch(model: Any, batch: Sequence[Sequence[int]], keys: Sequence[s
             next_texts.append(text)
         if not parents or step == max_new_tokens - 1:
             break
-        idx = torch.tensor(parents, device=device)
-        cache.batch_select_indices(idx)
-        mask = torch.cat([mask[idx], torch.ones((len(parents), 1), dtype=mask.dtype, device=device)], dim=-1)
-        last_pos = last_pos[idx] + 1
+        if parents != list(range(len(members))):  # some rows finished or split: the cache follows
+            idx = torch.tensor(parents, device=device)
+            cache.batch_select_indices(idx)
+            mask, last_pos = mask[idx], last_pos[idx]
+        mask = torch.cat([mask, torch.ones((len(parents), 1), dtype=mask.dtype, device=device)], dim=-1)
+        last_pos = last_pos + 1
         members, texts = next_members, next_texts
         out = model(input_ids=torch.tensor(next_tokens, device=device)[:, None], attention_mask=mask,
                     position_ids=last_pos, past_key_values=cache, use_cache=True)
