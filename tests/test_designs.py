@@ -185,3 +185,32 @@ def test_design_dicts_are_not_mutated():
     before = copy.deepcopy(d)
     build_plan(_facts(), d, 1, 3, NAMES)
     assert d == before
+
+
+def test_trajectories_and_events_take_split_seen_and_exposure_from_the_plan():
+    from factsurv.analysis.events import build_events
+    from factsurv.analysis.synthetic import simulate_study
+    from factsurv.analysis.trajectories import build_trajectories
+
+    st = simulate_study(counts={"hpo": {"train": 30, "heldout": 0}, "go": {"train": 20, "heldout": 20}},
+                        epochs=4, seed=3)
+    probe = st.baseline.assign(mastery=[MASTERY_LEVELS[i % 4] for i in range(len(st.baseline))])
+    d = design(strategy="mixed", statement_only_share=0.2, exposure__kind="power_law",
+               select__mastery=["unknown", "weakly_known", "maybe_known"])
+    plan = build_plan(st.facts, d, 1, 5, NAMES, probe=probe)
+    traj = build_trajectories(st.facts, st.literature, st.baseline, pd.concat(st.evals.values()), plan)
+    first = traj[traj["epoch"] == 0].set_index("fact_id")
+    rf = run_facts(st.facts, plan, epochs=4).set_index("fact_id")
+    assert first["split"].equals(rf.loc[first.index, "split"])
+    assert set(first["split"]) == {"train", "statement_only", "heldout"}
+    # candidates of mastery highly_known are withheld by the selection: heldout and unseen
+    level = probe.set_index("fact_id")["mastery"]
+    assert (first.loc[level[first.index] == "highly_known", "seen"] == 0).all()
+    # exposures count the 4 trained epochs, not the plan's 5
+    assert first["exposures"].equals(rf.loc[first.index, "exposures"])
+    assert (rf["exposures"] < run_facts(st.facts, plan)["exposures"].to_numpy()).any()
+    last = traj[traj["epoch"] == 4].set_index("fact_id")
+    assert last["exposures_so_far"].equals(last["exposures"].astype(last["exposures_so_far"].dtype))
+    assert (first["exposures_so_far"] == 0).all()
+    ev = build_events(traj, "generalization", splits=["statement_only"])
+    assert len(ev) and set(ev["split"]) == {"statement_only"} and (ev["seen"] == 1).all() and (ev["exposures"] > 0).all()

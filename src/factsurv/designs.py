@@ -223,3 +223,30 @@ def exposures_so_far(plan: pd.DataFrame, fact_ids: pd.Series, epochs: pd.Series)
     q = q.sort_values("epoch")
     merged = pd.merge_asof(q, per[["fact_id", "epoch", "cum"]].sort_values("epoch"), on="epoch", by="fact_id")
     return merged.sort_values("_i")["cum"].fillna(0).astype(int).set_axis(fact_ids.index)
+
+
+def plan_from_files(facts_path: str | os.PathLike[str], design: dict[str, Any], seed: int, epochs: int,
+                    ontology_names: dict[str, str],
+                    probe_path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """What rule ``train_plan`` does: read facts.tsv (and the baseline probe when the design selects
+    by mastery), then :func:`build_plan`."""
+    facts = read_tsv(facts_path, ("fact_id", "ontology", "term_id", "label", "split"),
+                     dtype={"fact_id": str, "ontology": str, "term_id": str, "label": str, "split": str})
+    probe = None
+    if probe_path is not None:
+        probe = read_tsv(probe_path, ("fact_id", "mastery"), dtype={"fact_id": str, "mastery": str})
+        bad = ~probe["mastery"].isin(MASTERY_LEVELS)
+        if bad.any():
+            raise InputError(f"{probe_path}: line {int(bad.to_numpy().argmax()) + 2}: mastery must be one of "
+                             f"{list(MASTERY_LEVELS)}, got {probe['mastery'][bad].iloc[0]!r}")
+    return build_plan(facts, design, seed, epochs, ontology_names, probe=probe)
+
+
+def describe_plan(plan: pd.DataFrame) -> str:
+    """One log line per epoch: examples, facts, questions and statements."""
+    lines = []
+    for epoch, g in plan.groupby("epoch", sort=True):
+        n = g["format"].value_counts()
+        lines.append(f"epoch {int(epoch)}: {len(g)} examples of {g['fact_id'].nunique()} facts "
+                     f"({int(n.get(QUESTION, 0))} questions, {int(n.get(STATEMENT, 0))} statements)")
+    return "\n".join(lines)
