@@ -97,7 +97,7 @@ def test_default_plan_trains_the_earlier_examples_in_the_earlier_order(tiny):
         t = encode_target(recipe.tokenizer, str(target), lead)
         old.append((p + t, [IGNORE] * len(p) + t))
     for epoch in range(1, s.schedule_epochs + 1):
-        assert recipe._examples(epoch) == [old[i] for i in epoch_order(len(old), s.seed, epoch)]
+        assert recipe.epoch_examples(epoch) == [old[i] for i in epoch_order(len(old), s.seed, epoch)]
 
 
 def test_a_changed_plan_is_refused_on_resume(tiny, tmp_path):

@@ -225,7 +225,7 @@ class EpochRecipe:
         """What a resumed epoch must share with its checkpoint: the settings and the plan's hash."""
         return {**self.settings.plan(), "train_plan_sha256": self.plan_sha256}
 
-    def _examples(self, epoch: int) -> list[tuple[list[int], list[int]]]:
+    def epoch_examples(self, epoch: int) -> list[tuple[list[int], list[int]]]:
         """(input_ids, labels) of the epoch's plan rows in order: a question's prompt tokens masked
         with -100 and its answer + EOS kept; a statement's tokens all kept."""
         rows = self.plan[self.plan["epoch"] == epoch]
@@ -273,7 +273,7 @@ class EpochRecipe:
         if epoch > s.schedule_epochs:
             log.warning("epoch %d is past training.schedule_epochs=%d: the learning rate is 0",
                         epoch, s.schedule_epochs)
-        examples = self._examples(epoch)
+        examples = self.epoch_examples(epoch)
         self.n_examples = len(examples)
         self.steps_per_epoch = steps_in(len(examples), s.batch_size, s.grad_accum)
         batches = [examples[i:i + s.batch_size] for i in range(0, len(examples), s.batch_size)]
