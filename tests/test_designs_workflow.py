@@ -16,6 +16,8 @@ from factsurv.designs import plan_sha256, read_plan
 from factsurv.io import read_tsv
 from factsurv.modeling import checkpoint as ckpt
 
+pytestmark = pytest.mark.slow
+
 TINY = "tests/configs/tiny.yaml"
 EPOCHS = 2
 
