@@ -68,37 +68,49 @@ def main() -> None:
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--out", default=str(REPO / "bench/results"))
     ap.add_argument("--reuse", action="store_true", help="keep an existing workdir (resume a run)")
+    ap.add_argument("--partial", action="store_true",
+                    help="run nothing: report the epochs whose eval tables are already in --workdir")
     args = ap.parse_args()
     wd = Path(args.workdir)
-    if not (args.reuse and wd.exists()):
+    if not (args.reuse or args.partial) or not wd.exists():
         workdir_copy(wd)
-    cfg = yaml.safe_load((REPO / "config/designs.yaml").read_text())
+    cfg = yaml.safe_load((wd / "config/designs.yaml").read_text())
     targets = []
     for run in args.runs:
         epochs = cfg["runs"][run]["epochs"]
         targets += [f"results/{run}/train_plan.tsv"] + [f"results/{run}/eval/epoch_{e}.tsv" for e in range(epochs + 1)]
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1")
     t0 = time.monotonic()
-    proc = subprocess.run([str(REPO / ".venv/bin/snakemake"), "--cores", str(args.cores), *targets,
-                           "--configfile", "config/designs.yaml"], cwd=wd, env=env, capture_output=True, text=True)
+    if not args.partial:
+        proc = subprocess.run([str(REPO / ".venv/bin/snakemake"), "--cores", str(args.cores), *targets,
+                               "--configfile", "config/designs.yaml"], cwd=wd, env=env, capture_output=True,
+                              text=True)
+        (wd / "bench_snakemake.log").write_text(proc.stdout + proc.stderr)
+        if proc.returncode != 0:
+            sys.exit(f"snakemake failed ({proc.returncode}); see {wd / 'bench_snakemake.log'}")
     seconds = time.monotonic() - t0
-    (wd / "bench_snakemake.log").write_text(proc.stdout + proc.stderr)
-    if proc.returncode != 0:
-        sys.exit(f"snakemake failed ({proc.returncode}); see {wd / 'bench_snakemake.log'}")
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
     result = {
         "what": "runs of config/designs.yaml on the demo model: greedy recall per per-run split and epoch",
         "commit": commit, "dirty": bool(subprocess.run(["git", "status", "--porcelain"], cwd=REPO,
                                                        capture_output=True, text=True).stdout.strip()),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "host": platform.node(),
-        "cpus": os.cpu_count(), "cores": args.cores, "workflow_s": round(seconds, 1),
+        "cpus": os.cpu_count(), "cores": args.cores, "workflow_s": None if args.partial else round(seconds, 1),
+        "partial": args.partial, "load_average": os.getloadavg(),
         "runs": {},
     }
     for run in args.runs:
         spec = cfg["runs"][run]
-        table = recall_table(wd, run, spec["epochs"])
-        last = table["recall"][spec["epochs"]]
-        result["runs"][run] = {"design": spec.get("design", {}), "epochs": spec["epochs"], **table,
+        done = spec["epochs"]
+        while done >= 0 and not (wd / f"results/{run}/eval/epoch_{done}.tsv").exists():
+            done -= 1
+        if done < 0:
+            result["runs"][run] = {"design": spec.get("design", {}), "epochs_evaluated": None}
+            continue
+        table = recall_table(wd, run, done)
+        last = table["recall"][done]
+        result["runs"][run] = {"design": spec.get("design", {}), "epochs": spec["epochs"],
+                               "epochs_evaluated": done, **table,
                                "final_trained_recall": last.get("train"),
                                "final_statement_only_recall": last.get("statement_only"),
                                "final_heldout_recall": last.get("heldout")}
@@ -106,7 +118,10 @@ def main() -> None:
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(out)
     for run, r in result["runs"].items():
-        print(f"{run}: trained {r['final_trained_recall']}, statement-only {r['final_statement_only_recall']}, "
+        if r.get("epochs_evaluated") is None:
+            print(f"{run}: no eval table yet")
+            continue
+        print(f"{run} (epoch {r['epochs_evaluated']}): trained {r['final_trained_recall']}, statement-only {r['final_statement_only_recall']}, "
               f"withheld {r['final_heldout_recall']}")
 
 
