@@ -55,6 +55,8 @@ def recall_table(wd: Path, run: str, epochs: int) -> dict:
     split = run_facts(facts, plan, epochs=epochs).set_index("fact_id")["split"]
     out: dict = {"n": split.value_counts().to_dict(), "recall": {}}
     for e in range(epochs + 1):
+        if not (wd / f"results/{run}/eval/epoch_{e}.tsv").exists():
+            continue  # --partial: an earlier epoch's eval may still be running
         ev = read_tsv(wd / f"results/{run}/eval/epoch_{e}.tsv", dtype={"fact_id": str}).set_index("fact_id")
         by = ev["correct"].astype(int).groupby(split.reindex(ev.index)).mean()
         out["recall"][e] = {k: round(float(v), 4) for k, v in by.items()}
