@@ -214,3 +214,22 @@ def test_trajectories_and_events_take_split_seen_and_exposure_from_the_plan():
     assert (first["exposures_so_far"] == 0).all()
     ev = build_events(traj, "generalization", splits=["statement_only"])
     assert len(ev) and set(ev["split"]) == {"statement_only"} and (ev["seen"] == 1).all() and (ev["exposures"] > 0).all()
+
+
+def test_exposures_enter_the_cox_model_as_a_covariate():
+    from factsurv.analysis.cox import CoxSettings, cox_table
+    from factsurv.analysis.events import build_events
+    from factsurv.analysis.synthetic import simulate_study
+    from factsurv.analysis.trajectories import build_trajectories
+    from factsurv.config import section_defaults
+
+    st = simulate_study(counts={"hpo": {"train": 120, "heldout": 0}, "go": {"train": 60, "heldout": 20}},
+                        epochs=4, seed=5)
+    plan = build_plan(st.facts, design(exposure__kind="power_law", exposure__alpha=0.5), 1, 5, NAMES)
+    traj = build_trajectories(st.facts, st.literature, st.baseline, pd.concat(st.evals.values()), plan)
+    ev = build_events(traj, "acquisition", splits=["train"])
+    assert ev["exposures"].nunique() > 2
+    settings = CoxSettings.from_config({**section_defaults("analysis")["cox"], "covariates": ["latent", "exposures"]})
+    table, _ = cox_table(ev, settings)
+    row = table[(table["model"] == "multivariable") & (table["covariate"] == "exposures")]
+    assert len(row) == 1 and row["n"].iloc[0] == len(ev) and pd.notna(row["hr"].iloc[0])
