@@ -320,7 +320,7 @@ def measure_ours(spec: dict[str, Any], facts: Any, method: str, settings: dict[s
            "tokens_per_s": stats["tokens"] / c_meas.s, "warmup_tokens_per_s": warm["tokens"] / c_warm.s,
            "loss_epoch_1": warm["loss"], "loss_epoch_2": stats["loss"], "trainable_params": n_trainable,
            **peak_gib(device)}
-    examples = recipe.examples
+    examples = recipe.epoch_examples(2)
     free(recipe)
     return out, examples
 

@@ -20,6 +20,7 @@ from factsurv.io import read_tsv
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "tests/configs/analysis_synthetic.yaml"
 ANALYSIS_RULES = [
+    "train_plan",  # the default design's plan from the synthetic facts.tsv: seen and the per-run split
     "trajectories", "events", "cox", "discrete_time", "qvalues", "km", "dynamics", "summary",
     "figure_km", "figure_forest", "figure_rate", "figure_accuracy", "epoch_sets", "forgetting",
     "figure_forgetting",

@@ -32,6 +32,7 @@ EPOCHS = 3  # runs.tiny.epochs of the tiny config
 
 DATA = {"get_ontology", "get_annotations", "parse_terms", "annotation_counts", "sample_facts", "literature_counts"}
 DEMO = {"demo_corpus", "build_demo_model", "pretrain_demo_model"}
+PLAN = {"train_plan"}
 MODEL = {"probe_baseline", "train_epoch", "eval_epoch", "control_epoch"}
 FIGURES = {"figure_km", "figure_forest", "figure_rate", "figure_accuracy", "figure_epoch_sets", "figure_forgetting",
            "figure_control"}
@@ -39,7 +40,7 @@ FIGURES = {"figure_km", "figure_forest", "figure_rate", "figure_accuracy", "figu
 CONTROL = {"control_accuracy", "figure_control"}
 ANALYSIS = {"trajectories", "events", "cox", "discrete_time", "qvalues", "km", "dynamics", "summary",
             "epoch_sets", "forgetting", "control_accuracy"} | FIGURES
-EVERYTHING = DATA | DEMO | MODEL | ANALYSIS | {"control_items"}
+EVERYTHING = DATA | DEMO | PLAN | MODEL | ANALYSIS | {"control_items"}
 
 
 @pytest.fixture(scope="module")
@@ -66,13 +67,15 @@ def test_nothing_changed_nothing_to_do(finished):
 # (what changes, config key → value, the rules that must be planned: that stage + its dependents)
 CHANGES = [
     ("data: sample.seed", {"sample__seed": 4},
-     {"sample_facts", "literature_counts"} | DEMO | MODEL | ANALYSIS),
+     {"sample_facts", "literature_counts"} | DEMO | PLAN | MODEL | ANALYSIS),
     ("model: the demo model's architecture",
      {"models__demo__demo__architecture": {"hidden_size": 48, "intermediate_size": 64,
                                            "num_hidden_layers": 1, "num_attention_heads": 2}},
      {"build_demo_model", "pretrain_demo_model"} | MODEL | ANALYSIS),
     ("training: lr", {f"runs__{RUN}__training__lr": 0.002},
      {"train_epoch", "eval_epoch", "control_epoch"} | ANALYSIS),
+    ("design: strategy", {f"runs__{RUN}__design__strategy": "mixed"},
+     PLAN | {"train_epoch", "eval_epoch", "control_epoch"} | ANALYSIS),
     ("probe: k", {f"runs__{RUN}__probe__k": 5},
      {"probe_baseline"} | ANALYSIS - CONTROL),
     ("control: items", {"control__arithmetic__items": 50},
@@ -95,7 +98,7 @@ def test_a_changed_setting_plans_its_stage_and_dependents_only(finished, what, c
         f"{what}: planned {sorted(jobs)}; missing {sorted(expected - set(jobs))}, "
         f"unexpected {sorted(set(jobs) - expected)}"
     )
-    if what.startswith("training"):
+    if what.startswith(("training", "design")):
         # every epoch is re-trained and re-evaluated, but not the untouched model (epoch 0)
         assert jobs["train_epoch"] == EPOCHS and jobs["eval_epoch"] == EPOCHS and jobs["control_epoch"] == EPOCHS
 

@@ -175,3 +175,32 @@ def test_a_latin1_corpus_is_an_error_naming_file_and_line(tmp_path):
     facts = pd.DataFrame({"fact_id": ["hpo:HP:0001250"], "term_id": ["HP:0001250"], "label": ["Seizure"]})
     with pytest.raises(InputError, match=r"c\.txt, line 2: not UTF-8"):
         count_in_corpus(facts, [corpus])
+
+
+def test_design_constraints_name_the_keys():
+    cfg = copy.deepcopy(DEFAULT)
+    cfg["runs"]["demo"]["design"] = {"strategy": "two_stage", "stage_epochs": 12,
+                                     "curriculum": {"kind": "warmup", "epochs": 20},
+                                     "statements": ["{label} is {identifier}."]}
+    cfg = validate_config(cfg, SCHEMA)
+    sched = cfg["runs"]["demo"]["training"]["schedule_epochs"]
+    msgs = run_errors(cfg)
+    assert any(m.startswith(f"config error at runs.demo.design.stage_epochs: 12 is not smaller than "
+                            f"runs.demo.training.schedule_epochs ({sched})") for m in msgs), msgs
+    assert any(m.startswith("config error at runs.demo.design.curriculum.epochs: 20") for m in msgs), msgs
+    assert any(m.startswith("config error at runs.demo.design.statements.0:") and "{id}" in m for m in msgs), msgs
+    # the designs config is clean
+    designs = validate_config(yaml.safe_load((REPO / "config/designs.yaml").read_text()), SCHEMA)
+    assert run_errors(designs) == []
+    assert designs["runs"]["two_stage"]["training"] == designs["runs"]["qa"]["training"]
+
+
+def test_unknown_design_values_are_schema_errors():
+    from factsurv.config import ConfigError
+
+    for bad, key in (({"strategy": "interleaved"}, "strategy"), ({"exposure": {"kind": "zipf"}}, "kind"),
+                     ({"select": {"mastery": ["latent"]}}, "mastery"), ({"statement_only_share": 1}, "statement_only_share")):
+        cfg = copy.deepcopy(DEFAULT)
+        cfg["runs"]["demo"]["design"] = bad
+        with pytest.raises(ConfigError, match=f"runs.demo.design.*{key}"):
+            validate_config(cfg, SCHEMA)

@@ -73,3 +73,50 @@ def test_epoch_order_depends_on_seed_and_epoch_only():
     assert epoch_order(20, 1, 2) == epoch_order(20, 1, 2)
     assert epoch_order(20, 1, 2) != epoch_order(20, 1, 3)
     assert sorted(epoch_order(20, 1, 2)) == list(range(20))
+
+
+def test_default_plan_trains_the_earlier_examples_in_the_earlier_order(tiny):
+    """The default design's plan gives the examples the recipe built before plans existed (one
+    question per trained fact, in facts.tsv order) visited in epoch_order(n, seed, epoch)."""
+    from factsurv.io import read_tsv
+    from factsurv.modeling.facts import encode_prompt, encode_target, render_prompts, split_trailing_space
+    from factsurv.modeling.loading import load_tokenizer
+    from factsurv.modeling.train import IGNORE, EpochRecipe
+
+    model, facts_path = tiny
+    spec = model_spec({"source": "path"}, model)
+    facts = read_tsv(facts_path, dtype={"fact_id": str, "term_id": str, "label": str})
+    s = _settings("full")
+    recipe = EpochRecipe(spec, facts, s, PROMPT)
+    recipe.tokenizer, recipe._encoded = load_tokenizer(spec), {}
+    train = facts[facts["split"] == "train"].reset_index(drop=True)
+    old = []  # the recipe's examples before plans (its former _examples, verbatim)
+    for prompt, target in zip(render_prompts(recipe.tokenizer, train, PROMPT), train["term_id"]):
+        _, lead = split_trailing_space(recipe.tokenizer, prompt, PROMPT)
+        p = encode_prompt(recipe.tokenizer, prompt, PROMPT)
+        t = encode_target(recipe.tokenizer, str(target), lead)
+        old.append((p + t, [IGNORE] * len(p) + t))
+    for epoch in range(1, s.schedule_epochs + 1):
+        assert recipe.epoch_examples(epoch) == [old[i] for i in epoch_order(len(old), s.seed, epoch)]
+
+
+def test_a_changed_plan_is_refused_on_resume(tiny, tmp_path):
+    from factsurv.designs import build_plan, default_design
+    from factsurv.io import read_tsv
+    from factsurv.modeling.checkpoint import CheckpointMismatch
+
+    model, facts_path = tiny
+    spec = model_spec({"source": "path"}, model)
+    s = _settings("full")
+    facts = read_tsv(facts_path, dtype={"fact_id": str, "term_id": str, "label": str})
+    d = default_design()
+    write_tsv(build_plan(facts, d, s.seed, s.schedule_epochs, PROMPT.ontology_names), tmp_path / "qa.tsv")
+    d["strategy"] = "mixed"
+    write_tsv(build_plan(facts, d, s.seed, s.schedule_epochs, PROMPT.ontology_names), tmp_path / "mixed.tsv")
+    stats = train_epoch(spec, facts_path, 1, tmp_path / "e1", s, PROMPT, plan_path=tmp_path / "mixed.tsv")
+    meta = ckpt.read_meta(tmp_path / "e1")
+    assert meta["n_train"] == 2 * 12 and len(meta["plan"]["train_plan_sha256"]) == 64  # a question and a statement per fact
+    assert stats["tokens"] > 0
+    with pytest.raises(CheckpointMismatch, match="train_plan_sha256"):
+        train_epoch(spec, facts_path, 2, tmp_path / "e2", s, PROMPT, previous=tmp_path / "e1", plan_path=tmp_path / "qa.tsv")
+    train_epoch(spec, facts_path, 2, tmp_path / "e2", s, PROMPT, previous=tmp_path / "e1", plan_path=tmp_path / "mixed.tsv")

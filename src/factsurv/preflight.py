@@ -8,7 +8,8 @@ Checks (each message starts with ``config error at <key>:``):
 - the config files themselves: a key written twice in one mapping (YAML keeps the last silently);
 - prompt templates: unknown placeholders, and the required ones (``{label}``, ``{user}``);
 - ``training.method: qlora`` needs ``resources.gpu`` ≥ 1;
-- cross-key constraints: ``schedule_epochs`` ≥ ``epochs``, ``analysis.stable_epochs`` ≤ ``epochs``,
+- cross-key constraints: ``schedule_epochs`` ≥ ``epochs``, a design that fits in ``schedule_epochs``
+  (two_stage, warm-up) with fillable statement templates, ``analysis.stable_epochs`` ≤ ``epochs``,
   ``sample.counts`` ≤ the eligible terms of an ontology (once its term table exists);
 - local files (``source: path`` sources, ``literature.table``, ``literature.corpus``): they exist,
   are readable, UTF-8, and look like the configured format;
@@ -188,11 +189,39 @@ def run_errors(config: dict[str, Any]) -> list[str]:
                 f"config error at runs.{name}.training.schedule_epochs: {sched} is smaller than "
                 f"runs.{name}.epochs ({epochs}): the learning rate would be 0 after epoch {sched}"
             )
+        out += design_errors(name, run.get("design", {}), sched)
         if isinstance(stable, int) and isinstance(epochs, int) and stable > epochs:
             out.append(
                 f"config error at analysis.stable_epochs: {stable} is larger than runs.{name}.epochs "
                 f"({epochs}): no acquisition could be observed for {stable} epochs"
             )
+    return out
+
+
+def design_errors(name: str, design: dict[str, Any], schedule_epochs: Any) -> list[str]:
+    """A run's design against its plan's span (training.schedule_epochs) and its statement templates."""
+    from factsurv.prompts import statement
+
+    out = []
+    if not isinstance(schedule_epochs, int):
+        return out
+    if design.get("strategy") == "two_stage" and design.get("stage_epochs", 0) >= schedule_epochs:
+        out.append(
+            f"config error at runs.{name}.design.stage_epochs: {design['stage_epochs']} is not smaller than "
+            f"runs.{name}.training.schedule_epochs ({schedule_epochs}): no epoch would train questions"
+        )
+    cur = design.get("curriculum", {})
+    if cur.get("kind") == "warmup" and cur.get("epochs", 0) >= schedule_epochs:
+        out.append(
+            f"config error at runs.{name}.design.curriculum.epochs: {cur['epochs']} is not smaller than "
+            f"runs.{name}.training.schedule_epochs ({schedule_epochs}): no epoch would train all facts"
+        )
+    for i, template in enumerate(design.get("statements", [])):
+        try:
+            statement(template, "O", "L", "ID")
+        except ValueError as exc:
+            out.append(str(exc).replace("config error at design.statements",
+                                        f"config error at runs.{name}.design.statements.{i}"))
     return out
 
 

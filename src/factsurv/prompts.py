@@ -39,6 +39,17 @@ def user_message(template: str, ontology_name: str, label: str) -> str:
         ) from None
 
 
+def statement(template: str, ontology_name: str, label: str, identifier: str) -> str:
+    """A fact written as a sentence (``design.statements``: placeholders {ontology_name}, {label}, {id})."""
+    try:
+        return template.format(ontology_name=ontology_name, label=label, id=identifier)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(
+            f"config error at design.statements: {template!r} cannot be filled ({type(exc).__name__}: {exc}); "
+            "allowed placeholders: {ontology_name}, {label}, {id}"
+        ) from None
+
+
 def uses_chat_template(tokenizer: Any, mode: str) -> bool:
     """Whether prompts go through the tokenizer's chat template (mode: auto | always | never)."""
     has = bool(getattr(tokenizer, "chat_template", None))

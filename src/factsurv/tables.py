@@ -31,3 +31,17 @@ PROBE_COLUMNS = (
 #: SliCK's four levels (Gekhman et al. 2024) with one prompt: greedy right and every sample right;
 #: greedy right and some sample wrong; greedy wrong and some sample right (= latent); nothing right.
 MASTERY_LEVELS = ("highly_known", "maybe_known", "weakly_known", "unknown")
+
+#: ``results/{run}/train_plan.tsv`` (one row per training example, rows in (epoch, position) order):
+#: the epoch, the example's place in that epoch's order, the fact, its format (question |
+#: statement), the repeat number among that fact's examples of that format in that epoch, its text
+#: kind (question | statement_{t}, t the statement template) and, for statements, the text trained on.
+PLAN_COLUMNS = ("epoch", "position", "fact_id", "format", "repeat", "kind", "text")
+
+#: the per-run split of a fact (from the plan): asked as a question in training, shown only as
+#: statements, or never shown (withheld in facts.tsv or by the run's selection)
+RUN_SPLITS = ("train", "statement_only", "heldout")
+
+#: per-fact columns the plan adds to trajectories.tsv (exposures: examples in the run's epochs;
+#: exposures_so_far: examples up to and including the row's epoch)
+EXPOSURE_COLUMNS = ("seen", "exposures", "first_exposure_epoch", "exposures_so_far")

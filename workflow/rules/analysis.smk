@@ -39,6 +39,7 @@ rule trajectories:
         literature="results/facts/literature_counts.tsv",
         baseline="results/{run}/probe/baseline.tsv",
         evals=get_eval_tables,
+        plan="results/{run}/train_plan.tsv",
     output:
         "results/{run}/analysis/trajectories.tsv",
     log:

@@ -38,6 +38,7 @@ rule probe_baseline:
 rule train_epoch:
     input:
         facts="results/facts/facts.tsv",
+        plan="results/{run}/train_plan.tsv",
         base=base_model_input,
         previous=previous_checkpoint,
     output:

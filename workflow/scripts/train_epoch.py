@@ -20,4 +20,5 @@ with rule_logging(snakemake) as log:
         TrainSettings.from_params(training, p.seed),
         PromptSettings.from_params(p.prompt, p.ontology_names, p.prefixes),
         previous=snakemake.input.get("previous") or None,
+        plan_path=snakemake.input.plan,
     )

@@ -16,6 +16,7 @@ with rule_logging(snakemake) as log:
         snakemake.input.baseline,
         list(snakemake.input.evals),
         epochs=int(snakemake.params.epochs),
+        plan_path=snakemake.input.plan,
     )
     write_tsv(table, snakemake.output[0])
     log.info("%d rows", len(table))

@@ -14,7 +14,8 @@ from factsurv.analysis.trajectories import COVARIATE_COLUMNS
 
 log = logging.getLogger("factsurv")
 
-PER_FACT_COLUMNS = ("ontology", "split", "seen", "latent", "p_correct", *COVARIATE_COLUMNS)
+PER_FACT_COLUMNS = ("ontology", "split", "seen", "latent", "p_correct", *COVARIATE_COLUMNS, "exposures",
+                    "first_exposure_epoch")
 EVENT_COLUMNS = ("fact_id", "duration", "event", *PER_FACT_COLUMNS)
 
 
@@ -59,9 +60,14 @@ def event_times(correct: pd.DataFrame, *, target: int, m: int = 1) -> pd.DataFra
 
 
 def per_fact_table(trajectories: pd.DataFrame) -> pd.DataFrame:
-    """One row per fact with its covariates (and ``seen`` = trained)."""
+    """One row per fact with its covariates (``seen``: shown in training, from the plan; older
+    trajectories without the plan's columns: split == train)."""
     first = trajectories[trajectories["epoch"] == 0].copy()
-    first["seen"] = (first["split"] == "train").astype(int)
+    if "seen" not in first.columns or first["seen"].isna().all():
+        first["seen"] = (first["split"] == "train").astype(int)
+    for col in ("exposures", "first_exposure_epoch"):
+        if col not in first.columns:
+            first[col] = pd.NA
     return first.set_index("fact_id")[list(PER_FACT_COLUMNS)]
 
 

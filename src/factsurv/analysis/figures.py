@@ -204,9 +204,10 @@ def plot_accuracy(trajectories: pd.DataFrame, *, run: str = "", demo: bool = Fal
         stats = g.groupby("epoch")["correct"].agg(["sum", "count"]).reset_index()
         w = np.array([wilson(int(k), int(n)) for k, n in zip(stats["sum"], stats["count"])])
         col = COLORS[i % len(COLORS)]
-        ls = "-" if split == "train" else "--"
+        ls = {"train": "-", "statement_only": ":"}.get(split, "--")
+        name = {"train": "trained", "statement_only": "statements only"}.get(split, "withheld")
         ax.plot(stats["epoch"], 100 * w[:, 0], ls, marker="o", ms=3.5, color=col, lw=2,
-                label=f"{onto} / {'trained' if split == 'train' else 'withheld'} (n={int(stats['count'].iloc[0])})")
+                label=f"{onto} / {name} (n={int(stats['count'].iloc[0])})")
         ax.fill_between(stats["epoch"], 100 * w[:, 1], 100 * w[:, 2], color=col, alpha=0.15)
     ax.set_xlabel("Epoch (0 = before fine-tuning)")
     ax.set_ylabel("Greedy accuracy (%)")

@@ -1,4 +1,10 @@
-"""Trajectories: one row per fact × epoch with correctness, split, ontology, probe and covariates."""
+"""Trajectories: one row per fact × epoch with correctness, split, ontology, probe and covariates.
+
+With the run's training plan, ``split`` is the per-run split (train, statement_only, heldout: see
+:func:`factsurv.designs.run_facts`) and ``seen``, ``exposures``, ``first_exposure_epoch`` and
+``exposures_so_far`` come from the plan; without one, ``seen`` is ``split == train`` and the
+exposure columns are NA.
+"""
 
 from __future__ import annotations
 
@@ -15,16 +21,20 @@ from factsurv.analysis.inputs import (
     load_facts,
     load_literature,
 )
+from factsurv.io import InputError
+from factsurv.tables import EXPOSURE_COLUMNS
 
 log = logging.getLogger("factsurv")
 
 LITERATURE_COVARIATES = ("identifier_frequency", "term_frequency")
 COVARIATE_COLUMNS = ("namespace", *NUMERIC_FACT_COLUMNS, *LITERATURE_COVARIATES)
-TRAJECTORY_COLUMNS = ("fact_id", "epoch", "correct", "split", "ontology", "latent", "p_correct", *COVARIATE_COLUMNS)
+TRAJECTORY_COLUMNS = ("fact_id", "epoch", "correct", "split", "ontology", "latent", "p_correct", *COVARIATE_COLUMNS,
+                      *EXPOSURE_COLUMNS)
 
 
 def build_trajectories(
-    facts: pd.DataFrame, literature: pd.DataFrame, baseline: pd.DataFrame, evals: pd.DataFrame
+    facts: pd.DataFrame, literature: pd.DataFrame, baseline: pd.DataFrame, evals: pd.DataFrame,
+    plan: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Join validated tables (see :mod:`factsurv.analysis.inputs`) into the trajectories table.
 
@@ -50,8 +60,24 @@ def build_trajectories(
     odd = int(((chk["correct0"] == 1) & (chk["latent"] == 1)).sum())
     if odd:
         log.warning("%d facts are latent in the probe but correct at eval epoch 0", odd)
+    if plan is None:
+        per_fact["seen"] = (per_fact["split"] == "train").astype(int)
+        for col in ("exposures", "first_exposure_epoch"):
+            per_fact[col] = pd.NA
+    else:
+        from factsurv.designs import run_facts
+
+        runf = run_facts(facts, plan, epochs=int(evals["epoch"].max()))
+        per_fact = per_fact.drop(columns=["split"]).merge(runf, on="fact_id", how="left")
+        log.info("per-run split from the plan: %s", per_fact["split"].value_counts().to_dict())
     out = evals[["fact_id", "epoch", "correct"]].merge(per_fact, on="fact_id", how="left")
     out = out.sort_values(["fact_id", "epoch"], kind="stable").reset_index(drop=True)
+    if plan is None:
+        out["exposures_so_far"] = pd.NA
+    else:
+        from factsurv.designs import exposures_so_far
+
+        out["exposures_so_far"] = exposures_so_far(plan, out["fact_id"], out["epoch"])
     return out[list(TRAJECTORY_COLUMNS)]
 
 
@@ -61,12 +87,21 @@ def trajectories_from_files(
     baseline_path: str | os.PathLike[str],
     eval_paths: Sequence[str | os.PathLike[str]],
     epochs: int | None = None,
+    plan_path: str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
-    """Read and validate the input files, then :func:`build_trajectories`."""
+    """Read and validate the input files (and the run's training plan), then :func:`build_trajectories`."""
     facts = load_facts(facts_path)
     fp = str(facts_path)
     literature = load_literature(literature_path, facts, fp)
     baseline = load_baseline(baseline_path, facts, fp)
     evals = load_evals(eval_paths, facts, fp, epochs=epochs)
     log.info("%d facts, epochs 0..%d", len(facts), int(evals["epoch"].max()))
-    return build_trajectories(facts, literature, baseline, evals)
+    plan = None
+    if plan_path is not None:
+        from factsurv.designs import read_plan
+
+        plan = read_plan(plan_path)
+        unknown = sorted(set(plan["fact_id"]) - set(facts["fact_id"]))
+        if unknown:
+            raise InputError(f"{plan_path}: {len(unknown)} fact_id(s) not in {fp}, e.g. {unknown[0]!r}")
+    return build_trajectories(facts, literature, baseline, evals, plan)

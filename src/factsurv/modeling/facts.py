@@ -100,6 +100,15 @@ def encode_prompt(tokenizer: Any, prompt: str, settings: PromptSettings) -> list
     return tokenizer(text, add_special_tokens=not chat)["input_ids"]
 
 
+def encode_statement(tokenizer: Any, text: str) -> list[int]:
+    """Token ids of a statement trained as plain text: the tokenizer's special tokens (BOS), the
+    text, then EOS (no chat template: a statement is a document, not a turn)."""
+    ids = tokenizer(text, add_special_tokens=True)["input_ids"]
+    if tokenizer.eos_token_id is not None and (not ids or ids[-1] != tokenizer.eos_token_id):
+        ids = ids + [tokenizer.eos_token_id]
+    return ids
+
+
 def encode_target(tokenizer: Any, target: str, lead: str = "") -> list[int]:
     """Token ids of the answer (``lead`` + the bare identifier) followed by EOS."""
     ids = tokenizer(lead + target, add_special_tokens=False)["input_ids"]

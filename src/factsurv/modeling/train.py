@@ -1,14 +1,16 @@
 """Fine-tuning one epoch at a time, resumable exactly (a torchtune-style recipe).
 
-:class:`EpochRecipe` holds the whole loop: ``setup`` (base model, method, examples, optimizer,
-schedule, and the state of the previous epoch when resuming), ``train_epoch`` (one pass over the
-trained facts in an order seeded by (seed, epoch)), and ``save_checkpoint`` (weights AND recipe
-state). Running epochs 1..3 as three processes that each resume from the previous checkpoint gives
+:class:`EpochRecipe` holds the whole loop: ``setup`` (base model, method, optimizer, schedule, and
+the state of the previous epoch when resuming), ``train_epoch`` (one pass over the epoch's rows of
+the training plan, in the plan's order), and ``save_checkpoint`` (weights AND recipe state). Running epochs 1..3 as three processes that each resume from the previous checkpoint gives
 the same weights as one process running three epochs.
 
-The learning-rate schedule (linear warm-up, then linear decay to 0) spans
-``training.schedule_epochs``, not the number of epochs the run trains, so raising a run's
-``epochs`` leaves the earlier epochs as they were.
+The training plan (``results/{run}/train_plan.tsv``, :mod:`factsurv.designs`) says which examples
+each epoch trains on: questions (prompt masked, answer + EOS trained) and statements (the whole text
+trained). The recipe knows nothing of designs. The learning-rate schedule (linear warm-up, then
+linear decay to 0) spans the whole plan, which spans ``training.schedule_epochs``, not the number of
+epochs the run trains, so raising a run's ``epochs`` leaves the earlier epochs as they were. A
+checkpoint records the plan's sha256 and a resumed epoch refuses another plan.
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ from typing import Any
 
 import pandas as pd
 
+from factsurv.designs import QUESTION, build_plan, default_design, epoch_order
 from factsurv.io import InputError
 from factsurv.modeling import checkpoint as ckpt
 from factsurv.modeling import loading
 from factsurv.modeling.facts import (
     PromptSettings,
     encode_prompt,
+    encode_statement,
     encode_target,
     render_prompts,
     split_trailing_space,
@@ -84,12 +88,13 @@ class TrainSettings:
         return d
 
 
-def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
-    """The order of the training examples in ``epoch``: a permutation seeded by (seed, epoch) only."""
-    import torch
+__all__ = ["EpochRecipe", "TrainSettings", "build_model", "epoch_order", "linear_schedule", "train_epoch",
+           "train_epochs"]
 
-    g = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(epoch))
-    return torch.randperm(n, generator=g).tolist()
+
+def steps_in(n_examples: int, batch_size: int, grad_accum: int) -> int:
+    """Optimizer steps of an epoch of ``n_examples``."""
+    return math.ceil(math.ceil(n_examples / batch_size) / grad_accum)
 
 
 def linear_schedule(warmup: int, total: int):
@@ -156,12 +161,23 @@ class EpochRecipe:
     """One fine-tuning run, an epoch at a time: setup → train_epoch → save_checkpoint."""
 
     def __init__(self, spec: dict[str, Any], facts: pd.DataFrame, settings: TrainSettings,
-                 prompt: PromptSettings, *, device: str | None = None, facts_source: str = "facts.tsv"):
+                 prompt: PromptSettings, *, plan: pd.DataFrame | None = None, plan_sha256: str | None = None,
+                 device: str | None = None, facts_source: str = "facts.tsv"):
+        """``plan``: the run's training plan (None: the default design's, built here from ``facts``)."""
         self.spec = spec
         self.settings = settings
         self.prompt = prompt
         self.device = loading.select_device(device)
-        self.train = train_facts(facts, facts_source)
+        if plan is None:
+            train_facts(facts, facts_source)  # a clear error for an empty training split
+            plan = build_plan(facts, default_design(), settings.seed, settings.schedule_epochs,
+                              prompt.ontology_names)
+        unknown = sorted(set(plan["fact_id"]) - set(facts["fact_id"]))
+        if unknown:
+            raise InputError(f"training plan: {len(unknown)} fact_id(s) not in {facts_source}, e.g. {unknown[0]!r}")
+        self.facts = facts.set_index("fact_id", drop=False)
+        self.plan = plan.sort_values(["epoch", "position"], kind="stable").reset_index(drop=True)
+        self.plan_sha256 = plan_sha256
         self.epoch = 0
         self.step = 0
 
@@ -177,20 +193,22 @@ class EpochRecipe:
         meta = None
         if resume_from is not None:
             meta = ckpt.read_meta(resume_from)
-            ckpt.check_compatible(meta, base=self.base, method=s.method, lora=s.lora, plan=s.plan(),
+            ckpt.check_compatible(meta, base=self.base, method=s.method, lora=s.lora, plan=self._plan_meta(),
                                   source=str(resume_from))
         torch.manual_seed(s.seed)
         self.tokenizer = loading.load_tokenizer(self.spec)
         self.model = build_model(self.spec, s.method, s.lora, device=self.device,
                                  gradient_checkpointing=s.gradient_checkpointing)
-        self.examples = self._examples()
+        self._encoded: dict[tuple[str, str, str], tuple[list[int], list[int]]] = {}
         params = [p for p in self.model.parameters() if p.requires_grad]
         # fused AdamW on GPU (one kernel for all parameters); the plain loop elsewhere
         fused = self.device.startswith("cuda") and all(p.is_cuda for p in params)
         self.optimizer = torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay, fused=fused or None)
         self.trainable = params
-        self.steps_per_epoch = math.ceil(math.ceil(len(self.examples) / s.batch_size) / s.grad_accum)
-        total = self.steps_per_epoch * s.schedule_epochs
+        # the schedule spans the whole plan (epochs 1..schedule_epochs), whatever each epoch holds
+        sizes = self.plan.groupby("epoch").size()
+        total = sum(steps_in(int(n), s.batch_size, s.grad_accum) for n in sizes)
+        self.steps_per_epoch = steps_in(int(sizes.iloc[0]), s.batch_size, s.grad_accum)  # of epoch 1
         warmup = math.ceil(s.warmup_ratio * total)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, linear_schedule(warmup, total))
         if meta is not None:
@@ -203,21 +221,38 @@ class EpochRecipe:
             _set_rng_state(state["rng"])
         self.autocast = self.device.startswith("cuda") and s.method != "qlora"
 
-    def _examples(self) -> list[tuple[list[int], list[int]]]:
-        """(input_ids, labels) per trained fact: prompt tokens masked with -100, answer + EOS kept."""
-        out = []
-        for prompt, target in zip(render_prompts(self.tokenizer, self.train, self.prompt), self.train["term_id"]):
-            _, lead = split_trailing_space(self.tokenizer, prompt, self.prompt)
-            p = encode_prompt(self.tokenizer, prompt, self.prompt)
-            t = encode_target(self.tokenizer, str(target), lead)
-            out.append((p + t, [IGNORE] * len(p) + t))
-        return out
+    def _plan_meta(self) -> dict[str, Any]:
+        """What a resumed epoch must share with its checkpoint: the settings and the plan's hash."""
+        return {**self.settings.plan(), "train_plan_sha256": self.plan_sha256}
 
-    def _collate(self, idx: list[int]) -> dict[str, Any]:
+    def epoch_examples(self, epoch: int) -> list[tuple[list[int], list[int]]]:
+        """(input_ids, labels) of the epoch's plan rows in order: a question's prompt tokens masked
+        with -100 and its answer + EOS kept; a statement's tokens all kept."""
+        rows = self.plan[self.plan["epoch"] == epoch]
+        if rows.empty:
+            raise InputError(f"the training plan has no example for epoch {epoch} (it spans epochs "
+                             f"{int(self.plan['epoch'].min())}..{int(self.plan['epoch'].max())})")
+        todo = [(f, fmt, text) for f, fmt, text in zip(rows["fact_id"], rows["format"], rows["text"])
+                if (f, fmt, text) not in self._encoded]
+        questions = [k for k in dict.fromkeys(todo) if k[1] == QUESTION]
+        if questions:
+            facts = self.facts.loc[[f for f, _, _ in questions]]
+            for key, prompt, target in zip(questions, render_prompts(self.tokenizer, facts, self.prompt),
+                                           facts["term_id"]):
+                _, lead = split_trailing_space(self.tokenizer, prompt, self.prompt)
+                p = encode_prompt(self.tokenizer, prompt, self.prompt)
+                t = encode_target(self.tokenizer, str(target), lead)
+                self._encoded[key] = (p + t, [IGNORE] * len(p) + t)
+        for key in dict.fromkeys(todo):
+            if key[1] != QUESTION:
+                ids = encode_statement(self.tokenizer, key[2])
+                self._encoded[key] = (ids, list(ids))
+        return [self._encoded[k] for k in zip(rows["fact_id"], rows["format"], rows["text"])]
+
+    def _collate(self, batch: list[tuple[list[int], list[int]]]) -> dict[str, Any]:
         import torch
 
         pad = self.tokenizer.pad_token_id
-        batch = [self.examples[i] for i in idx]
         width = max(len(ids) for ids, _ in batch)
         ids = [x + [pad] * (width - len(x)) for x, _ in batch]
         labels = [y + [IGNORE] * (width - len(y)) for _, y in batch]
@@ -227,7 +262,7 @@ class EpochRecipe:
 
     # -- train ---------------------------------------------------------------------------------
     def train_epoch(self, epoch: int | None = None) -> dict[str, Any]:
-        """One pass over the trained facts; returns loss, tokens, seconds."""
+        """One pass over the epoch's plan rows; returns loss, tokens, seconds."""
         import torch
         from tqdm.auto import tqdm
 
@@ -238,8 +273,10 @@ class EpochRecipe:
         if epoch > s.schedule_epochs:
             log.warning("epoch %d is past training.schedule_epochs=%d: the learning rate is 0",
                         epoch, s.schedule_epochs)
-        order = epoch_order(len(self.examples), s.seed, epoch)
-        batches = [order[i:i + s.batch_size] for i in range(0, len(order), s.batch_size)]
+        examples = self.epoch_examples(epoch)
+        self.n_examples = len(examples)
+        self.steps_per_epoch = steps_in(len(examples), s.batch_size, s.grad_accum)
+        batches = [examples[i:i + s.batch_size] for i in range(0, len(examples), s.batch_size)]
         self.model.train()
         t0 = time.perf_counter()
         # loss and token sums stay on the device: no host sync per micro-batch
@@ -247,8 +284,8 @@ class EpochRecipe:
         n_tokens = torch.zeros((), dtype=torch.long, device=self.model.device)
         n_batches = 0
         bar = tqdm(total=len(batches), desc=f"epoch {epoch}", file=sys.stderr, mininterval=5, ascii=True)
-        for b, idx in enumerate(batches):
-            batch = self._collate(idx)
+        for b, items in enumerate(batches):
+            batch = self._collate(items)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast):
                 loss = self.model(**batch).loss
             (loss / s.grad_accum).backward()
@@ -280,8 +317,8 @@ class EpochRecipe:
         meta = {
             "base": self.base, "method": s.method,
             "lora": s.lora if s.method in ("lora", "qlora") else None,
-            "plan": s.plan(), "epoch": self.epoch, "seed": s.seed, "step": self.step,
-            "n_train": len(self.examples), "prompt": self.prompt.as_dict(), "stats": stats,
+            "plan": self._plan_meta(), "epoch": self.epoch, "seed": s.seed, "step": self.step,
+            "n_train": getattr(self, "n_examples", None), "prompt": self.prompt.as_dict(), "stats": stats,
         }
         state = {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                  "step": self.step, "epoch": self.epoch, "rng": _rng_state()}
@@ -291,9 +328,12 @@ class EpochRecipe:
 
 def train_epoch(spec: dict[str, Any], facts_path: str | os.PathLike[str], epoch: int,
                 out_dir: str | os.PathLike[str], settings: TrainSettings, prompt: PromptSettings,
-                *, previous: str | os.PathLike[str] | None = None, device: str | None = None) -> dict[str, Any]:
+                *, previous: str | os.PathLike[str] | None = None, device: str | None = None,
+                plan_path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """What ``train_epoch`` does: resume from ``previous`` (epoch−1; None for epoch 1), train one
-    epoch and write its checkpoint to ``out_dir``."""
+    epoch on its rows of the plan at ``plan_path`` (None: the default design's plan) and write its
+    checkpoint to ``out_dir``."""
+    from factsurv.designs import plan_sha256, read_plan
     from factsurv.modeling.facts import read_facts
 
     epoch = int(epoch)
@@ -301,8 +341,11 @@ def train_epoch(spec: dict[str, Any], facts_path: str | os.PathLike[str], epoch:
         raise InputError(f"epoch must be ≥ 1, got {epoch}")
     if (previous is None) != (epoch == 1):
         raise InputError(f"epoch {epoch}: {'a' if epoch > 1 else 'no'} previous checkpoint is needed")
-    recipe = EpochRecipe(spec, read_facts(facts_path), settings, prompt, device=device,
-                         facts_source=str(facts_path))
+    plan = sha = None
+    if plan_path is not None:
+        plan, sha = read_plan(plan_path), plan_sha256(plan_path)
+    recipe = EpochRecipe(spec, read_facts(facts_path), settings, prompt, plan=plan, plan_sha256=sha,
+                         device=device, facts_source=str(facts_path))
     if previous is not None:
         meta = ckpt.read_meta(previous)
         if meta.get("epoch") != epoch - 1:
@@ -315,12 +358,17 @@ def train_epoch(spec: dict[str, Any], facts_path: str | os.PathLike[str], epoch:
 
 def train_epochs(spec: dict[str, Any], facts_path: str | os.PathLike[str], epochs: int,
                  out_root: str | os.PathLike[str] | None, settings: TrainSettings, prompt: PromptSettings,
-                 *, device: str | None = None) -> "EpochRecipe":
+                 *, device: str | None = None, plan_path: str | os.PathLike[str] | None = None) -> "EpochRecipe":
     """Train ``epochs`` epochs in one process (reference for the resume test and the benchmark);
     writes ``out_root/epoch_{e}`` after every epoch when ``out_root`` is given."""
     from factsurv.modeling.facts import read_facts
 
-    recipe = EpochRecipe(spec, read_facts(facts_path), settings, prompt, device=device)
+    from factsurv.designs import plan_sha256, read_plan
+
+    plan = sha = None
+    if plan_path is not None:
+        plan, sha = read_plan(plan_path), plan_sha256(plan_path)
+    recipe = EpochRecipe(spec, read_facts(facts_path), settings, prompt, plan=plan, plan_sha256=sha, device=device)
     recipe.setup(None)
     for e in range(1, int(epochs) + 1):
         stats = recipe.train_epoch(e)
