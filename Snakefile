@@ -27,6 +27,7 @@ wildcard_constraints:
     onto=_alternatives(ONTOLOGIES),
     run=_alternatives(RUNS),
     model=_alternatives(MODELS),
+    experiment=_alternatives(sorted(EXPERIMENTS)),
     epoch=r"\d+",
 
 
@@ -34,9 +35,11 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/demo_model.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/analysis.smk"
+include: "workflow/rules/experiments.smk"
 
 
 rule all:
     default_target: True
     input:
         get_final_outputs(),
+        [out for name in sorted(EXPERIMENTS) for out in experiment_outputs(name)],

@@ -23,10 +23,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-#: the columns every experiment table carries in front of the run's own (declared once)
-RUN_COLUMNS = ("run", "model", "seed", "design")
-
-
 @dataclass(frozen=True)
 class Cell:
     """One run of an experiment: where it sits in the grid."""
