@@ -153,3 +153,29 @@ rule figure_experiment:
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/figure_experiment.py"
+
+
+# The paper side by side (issue 12), per run: the paper's headline numbers next to this run's
+# summary, with whether the direction agrees (factsurv.analysis.paper).
+RUN_TARGETS.append("results/{run}/analysis/paper_comparison.tsv")
+
+
+rule paper_comparison:
+    input:
+        "results/{run}/analysis/summary.tsv",
+    output:
+        mark_for_report(
+            "results/{run}/analysis/paper_comparison.tsv",
+            caption="../report/paper_comparison.rst",
+            category="Headline: the paper side by side",
+            subcategory="{run}",
+            labels={"run": "{run}", "table": "paper comparison"},
+        ),
+    log:
+        "logs/{run}/analysis/paper_comparison.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        hr_model="multivariable",
+    script:
+        "../scripts/paper_comparison.py"
