@@ -32,9 +32,9 @@ EPOCHS = 3  # runs.tiny.epochs of the tiny config
 
 DATA = {"get_ontology", "get_annotations", "parse_terms", "annotation_counts", "sample_facts", "literature_counts"}
 DEMO = {"demo_corpus", "build_demo_model", "pretrain_demo_model"}
-MODEL = {"probe_baseline", "train_epoch", "eval_epoch"}
+MODEL = {"eval_base_model", "probe_baseline", "run_baseline_tables", "train_epoch", "eval_epoch"}
 FIGURES = {"figure_km", "figure_forest", "figure_rate", "figure_accuracy", "figure_epoch_sets"}
-ANALYSIS = {"trajectories", "events", "cox", "discrete_time", "qvalues", "km", "dynamics", "summary",
+ANALYSIS = {"trajectories", "events", "cox", "discrete_time", "qvalues", "km", "dynamics", "summary", "paper_comparison",
             "epoch_sets"} | FIGURES
 EVERYTHING = DATA | DEMO | MODEL | ANALYSIS
 
@@ -71,9 +71,9 @@ CHANGES = [
     ("training: lr", {f"runs__{RUN}__training__lr": 0.002},
      {"train_epoch", "eval_epoch"} | ANALYSIS),
     ("probe: k", {f"runs__{RUN}__probe__k": 5},
-     {"probe_baseline"} | ANALYSIS),
+     {"probe_baseline", "run_baseline_tables"} | ANALYSIS),
     ("analysis: the Cox covariates", {"analysis__cox__covariates": ["latent", "annotation_count", "depth"]},
-     {"cox", "discrete_time", "qvalues", "summary", "figure_forest"}),
+     {"cox", "discrete_time", "qvalues", "summary", "figure_forest", "paper_comparison"}),
     ("figures: dpi", {"figures__dpi": 120},
      FIGURES),
 ]
@@ -125,6 +125,7 @@ def test_touching_files_reruns_nothing_but_a_real_change_does(finished, tmp_path
         *files(ckpt),
         ckpt,
         wd / f"results/{RUN}/probe/baseline.tsv",
+        *sorted((wd / "results/models/demo").glob("*_*/*.tsv")),  # model scope: eval_{key}/, probe_{key}/
         wd / f"results/{RUN}/eval/epoch_1.tsv",
     ]
     assert all(p.exists() for p in touched), [str(p) for p in touched if not p.exists()]
