@@ -56,7 +56,8 @@ onstart:
 
 
 ONTOLOGIES = sorted(config["ontologies"])
-RUNS = sorted(config["runs"])  # the experiments' runs included (expanded by validate_config)
+# the experiments' runs included (expanded by validate_config)
+RUNS = sorted(config["runs"])
 MODELS = sorted(config["models"])
 # Experiment name → its runs (factsurv.experiments.Cell: run, model, design, seed), in grid order.
 EXPERIMENTS = experiment_cells(config)

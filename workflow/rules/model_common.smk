@@ -60,7 +60,9 @@ def model_eval_table(run):
 
 def model_probe_table(run):
     """The model-scope probe table that a run reads."""
-    return f"results/models/{run_model_name(run)}/probe_{BASE_KEYS[run][1]}/baseline.tsv"
+    return (
+        f"results/models/{run_model_name(run)}/probe_{BASE_KEYS[run][1]}/baseline.tsv"
+    )
 
 
 def base_eval_run(wildcards):
