@@ -57,3 +57,34 @@ def test_opposite_direction_and_missing_data():
     a = agrees(paper_comparison(s))
     assert a["generalization_share go"] == "not estimated"
     assert a["generalization_share go/latent vs go/not latent"] == "not estimated"
+
+
+def test_the_reports_first_page_shows_the_headline_table(tmp_path):
+    """workflow/report/workflow.rst rendered as Snakemake renders it (Jinja, then docutils) with one
+    paper_comparison.tsv among the report's files: the table is on the first page."""
+    import copy
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    import yaml
+    from docutils.core import publish_parts
+    from jinja2 import Environment
+
+    from factsurv.config import validate_config
+    from factsurv.io import write_tsv
+
+    repo = Path(__file__).resolve().parents[1]
+    cfg = yaml.safe_load((repo / "tests/configs/tiny_experiment.yaml").read_text())
+    for onto in cfg["ontologies"].values():
+        for part in ("obo", "annotations"):
+            onto[part]["path"] = str(repo / onto[part]["path"])
+    cfg = validate_config(copy.deepcopy(cfg), repo / "workflow/schemas/config.schema.yaml")
+    table = tmp_path / "results/grid-bs4-s1/analysis/paper_comparison.tsv"
+    write_tsv(paper_comparison(summary()), table)
+    text = (repo / "workflow/report/workflow.rst").read_text()
+    rst = Environment().from_string(text).render(snakemake=SimpleNamespace(config=cfg), categories={},
+                                                 files=[SimpleNamespace(path=table)])
+    html = publish_parts(rst, writer_name="html")["html_body"]
+    assert "The paper side by side: run grid-bs4-s1" in html
+    assert "<th class=\"head\">agrees</th>" in html and "HPO recall rises with training" in html
+    assert "<strong>grid</strong>" in html  # the experiment is named on the first page

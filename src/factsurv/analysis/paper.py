@@ -92,4 +92,5 @@ def paper_comparison(summary: pd.DataFrame, hr_model: str = "multivariable") -> 
     d, a = _compare_shares(seen, unseen)
     rows.append(_row("withheld GO facts degrade more often than trained ones", "degradation_share go/unseen vs go/seen",
                      math.nan, "unseen higher", unseen, d, a, "seen: " + (f"{seen['value']:.3f}" if seen else "NA")))
-    return pd.DataFrame(rows).reindex(columns=PAPER_COLUMNS)
+    out = pd.DataFrame(rows).reindex(columns=PAPER_COLUMNS)
+    return out.round({"run": 4, "run_lower_95": 4, "run_upper_95": 4})
