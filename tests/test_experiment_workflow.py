@@ -63,21 +63,51 @@ def test_joint_tables_carry_the_grid_columns(finished):
     for name in ("trajectories", *[f"events_{k}" for k in KINDS]):
         table = read_tsv(finished / f"results/experiments/grid/{name}.tsv", dtype=DTYPE)
         assert tuple(table.columns[:4]) == RUN_COLUMNS, name
-        assert set(table["run"]) == RUNS and set(table["design"]) == {"bs4", "lr_high"}
-        assert set(table["seed"]) == {1, 2} and set(table["model"]) == {"demo"}
-        for run in RUNS:  # each run's rows are its own table, unchanged
-            own = read_tsv(finished / f"results/{run}/analysis/{name}.tsv", dtype={"fact_id": str})
+        owns = {run: read_tsv(finished / f"results/{run}/analysis/{name}.tsv", dtype={"fact_id": str}) for run in RUNS}
+        assert list(table.columns[4:]) == list(owns["grid-bs4-s1"].columns), name
+        assert len(table) == sum(len(t) for t in owns.values()), name
+        if name in ("trajectories", "events_acquisition"):  # never empty (the tiny model knows few facts)
+            assert set(table["run"]) == RUNS and set(table["design"]) == {"bs4", "lr_high"}
+            assert set(table["seed"]) == {1, 2} and set(table["model"]) == {"demo"}
+        for run, own in owns.items():  # each run's rows are its own table, unchanged
             mine = table[table["run"] == run].drop(columns=list(RUN_COLUMNS)).reset_index(drop=True)
-            assert mine.equals(own), (name, run)
+            assert mine.equals(own.reset_index(drop=True)), (name, run)
     traj = read_tsv(finished / "results/experiments/grid/trajectories.tsv", dtype=DTYPE)
     assert set(traj["epoch"]) == {0, 1, 2}
     for f in ("acquisition_curves", "forest_latent", "degradation"):
         assert "<svg" in (finished / f"results/experiments/grid/figures/{f}.svg").read_text()[:3000]
 
 
+def plant_events(path: Path) -> None:
+    """The tiny model acquires (almost) nothing in 2 epochs, and has no latent facts: give the stacked
+    acquisition events planted ones (a per-fact latent flag shared by the runs, more events when
+    latent), keyed by a fixed seed, so that the joint Cox model has something to fit."""
+    import numpy as np
+
+    from factsurv.io import write_tsv
+
+    events = read_tsv(path, dtype=DTYPE)
+    rng = np.random.default_rng(12)
+    facts = sorted(set(events["fact_id"]))
+    latent = dict(zip(facts, (rng.random(len(facts)) < 0.4).astype(int)))
+    frailty = dict(zip(facts, rng.gamma(2.0, 0.5, len(facts))))
+    events["latent"] = events["fact_id"].map(latent)
+    hazard = 0.35 * np.where(events["latent"] == 1, 2.5, 1.0) * events["fact_id"].map(frailty)
+    t = rng.exponential(1.0 / hazard)
+    events["event"] = (t <= 2).astype(int)
+    events["duration"] = np.where(t <= 1, 1, 2)
+    write_tsv(events, path)
+
+
 def test_joint_cox_ses_are_clustered_by_fact_as_lifelines_gives_them(finished):
     from lifelines import CoxPHFitter
 
+    stacked = finished / "results/experiments/grid/events_acquisition.tsv"
+    plant_events(stacked)
+    # the stacked table changed: its readers re-run, nothing upstream does
+    assert planned_jobs(finished, "--configfile", CONFIG, "--", *TARGETS) == {
+        "experiment_cox": 1, "experiment_curves": 1, "figure_experiment": 1}
+    run_snakemake(finished, "--configfile", CONFIG, "--", *TARGETS)
     fitted = 0
     for kind in KINDS:
         cox = read_tsv(finished / f"results/experiments/grid/cox_{kind}.tsv", dtype=DTYPE)
@@ -98,6 +128,11 @@ def test_joint_cox_ses_are_clustered_by_fact_as_lifelines_gives_them(finished):
             assert joint.loc[cov, "coef"] == pytest.approx(direct.loc[cov, "coef"], rel=1e-5, abs=1e-8), (kind, cov)
             assert joint.loc[cov, "se"] == pytest.approx(direct.loc[cov, "se(coef)"], rel=1e-5), (kind, cov)
         fitted += 1
+        if kind == "acquisition":  # the planted events: both covariates estimated, latent acquired sooner
+            assert set(joint.index) == {"latent", "design[lr_high]"}, joint
+            assert joint.loc["latent", "hr"] > 1
+            cond = cox[cox["model"] == "condition"]
+            assert set(cond["condition"]) == {"demo/bs4", "demo/lr_high"} and cond["converged"].astype(bool).all()
     assert fitted >= 1, "no joint Cox model converged in the tiny experiment"
 
 
