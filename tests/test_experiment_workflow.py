@@ -105,7 +105,7 @@ def test_joint_cox_ses_are_clustered_by_fact_as_lifelines_gives_them(finished):
     stacked = finished / "results/experiments/grid/events_acquisition.tsv"
     plant_events(stacked)
     # the stacked table changed: its readers re-run, nothing upstream does
-    assert planned_jobs(finished, "--configfile", CONFIG, "--", *TARGETS) == {
+    assert planned_jobs(finished, *TARGETS, "--configfile", CONFIG) == {
         "experiment_cox": 1, "experiment_curves": 1, "figure_experiment": 1}
     run_snakemake(finished, "--configfile", CONFIG, "--", *TARGETS)
     fitted = 0
@@ -137,9 +137,9 @@ def test_joint_cox_ses_are_clustered_by_fact_as_lifelines_gives_them(finished):
 
 
 def test_a_third_seed_plans_only_its_jobs_and_the_experiment_analysis(finished):
-    assert planned_jobs(finished, "--configfile", CONFIG, "--", *TARGETS) == {}
+    assert planned_jobs(finished, *TARGETS, "--configfile", CONFIG) == {}
     cfg = write_config(finished, CONFIG, "three_seeds.yaml", experiments__grid__seeds=[1, 2, 3])
-    jobs = dict(planned_jobs(finished, "--configfile", str(cfg), "--", *TARGETS))
+    jobs = dict(planned_jobs(finished, *TARGETS, "--configfile", str(cfg)))
     assert jobs == {
         "train_epoch": 4, "eval_epoch": 4,  # 2 designs x 2 epochs of seed 3
         "run_baseline_tables": 2, "trajectories": 2, "events": 6,  # what the joint tables read of its 2 runs
