@@ -6,6 +6,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -13,7 +14,7 @@ from factsurv.analysis.figures import COLORS, _empty  # noqa: E402
 
 
 def _title(fig: plt.Figure, title: str, experiment: str) -> None:
-    fig.suptitle(f"{title}\nexperiment {experiment}", fontsize=12)
+    fig.suptitle(f"{title}\nexperiment {experiment}", fontsize=12, y=1.0, va="bottom")
 
 
 def plot_curves(curves: pd.DataFrame, *, experiment: str) -> plt.Figure:
@@ -29,6 +30,7 @@ def plot_curves(curves: pd.DataFrame, *, experiment: str) -> plt.Figure:
         ax.plot(sub["epoch"], sub["mean"], color=color, marker="o", ms=3, label=f"{model}/{design} ({n} seeds)")
         ax.fill_between(sub["epoch"], sub["min"], sub["max"], color=color, alpha=0.2, linewidth=0)
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_ylabel("share of trained facts acquired")
     ax.set_ylim(0, 1)
     if not data.empty:
@@ -58,6 +60,9 @@ def plot_latent_forest(cox: pd.DataFrame, *, experiment: str) -> plt.Figure:
     ax.axvline(1, color="#888888", ls="--", lw=1)
     ax.axvline(2.6, color="#2ca02c", ls=":", lw=1, label="paper: 2.6")
     ax.set_xscale("log")
+    plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
+    ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_formatter(plain)
     ax.set_yticks(range(len(labels)))
     ax.set_yticklabels(labels, fontsize=8)
     ax.set_xlabel("hazard ratio of latent facts (95% CI, SEs clustered by fact)")
