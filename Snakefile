@@ -27,6 +27,7 @@ wildcard_constraints:
     onto=_alternatives(ONTOLOGIES),
     run=_alternatives(RUNS),
     model=_alternatives(MODELS),
+    experiment=_alternatives(sorted(EXPERIMENTS)),
     epoch=r"\d+",
 
 
@@ -36,9 +37,11 @@ include: "workflow/rules/model.smk"
 include: "workflow/rules/plan.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/control.smk"
+include: "workflow/rules/experiments.smk"
 
 
 rule all:
     default_target: True
     input:
         get_final_outputs(),
+        [out for name in sorted(EXPERIMENTS) for out in experiment_outputs(name)],

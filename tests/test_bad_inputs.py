@@ -77,7 +77,7 @@ def test_reversed_keys_and_integral_floats_plan_nothing(finished):
     assert planned_jobs(finished, TARGET, "--configfile", str(path)) == {}
     # and the whole workflow plans (epochs: 3.0 used to break range() at DAG build)
     jobs = planned_jobs(finished, "--configfile", str(path))
-    assert jobs["train_epoch"] == 3 and jobs["eval_epoch"] == 4
+    assert jobs["train_epoch"] == 3 and jobs["eval_epoch"] == 3 and jobs["eval_base_model"] == 1
 
 
 # ------------------------------------------------------------------------------------------------

@@ -33,12 +33,12 @@ EPOCHS = 3  # runs.tiny.epochs of the tiny config
 DATA = {"get_ontology", "get_annotations", "parse_terms", "annotation_counts", "sample_facts", "literature_counts"}
 DEMO = {"demo_corpus", "build_demo_model", "pretrain_demo_model"}
 PLAN = {"train_plan"}
-MODEL = {"probe_baseline", "train_epoch", "eval_epoch", "control_epoch"}
+MODEL = {"eval_base_model", "probe_baseline", "run_baseline_tables", "train_epoch", "eval_epoch", "control_epoch"}
 FIGURES = {"figure_km", "figure_forest", "figure_rate", "figure_accuracy", "figure_epoch_sets", "figure_forgetting",
            "figure_control"}
 #: the control probe's analysis reads the control tables only (not the facts' evals or the probe)
 CONTROL = {"control_accuracy", "figure_control"}
-ANALYSIS = {"trajectories", "events", "cox", "discrete_time", "qvalues", "km", "dynamics", "summary",
+ANALYSIS = {"trajectories", "events", "cox", "discrete_time", "qvalues", "km", "dynamics", "summary", "paper_comparison",
             "epoch_sets", "forgetting", "control_accuracy"} | FIGURES
 EVERYTHING = DATA | DEMO | PLAN | MODEL | ANALYSIS | {"control_items"}
 
@@ -77,13 +77,13 @@ CHANGES = [
     ("design: strategy", {f"runs__{RUN}__design__strategy": "mixed"},
      PLAN | {"train_epoch", "eval_epoch", "control_epoch"} | ANALYSIS),
     ("probe: k", {f"runs__{RUN}__probe__k": 5},
-     {"probe_baseline"} | ANALYSIS - CONTROL),
+     {"probe_baseline", "run_baseline_tables"} | ANALYSIS - CONTROL),
     ("control: items", {"control__arithmetic__items": 50},
      {"control_items", "control_epoch", "summary"} | CONTROL),
     ("control: max_new_tokens", {"control__max_new_tokens": 6},
      {"control_epoch", "summary"} | CONTROL),
     ("analysis: the Cox covariates", {"analysis__cox__covariates": ["latent", "annotation_count", "depth"]},
-     {"cox", "discrete_time", "qvalues", "summary", "figure_forest"}),
+     {"cox", "discrete_time", "qvalues", "summary", "figure_forest", "paper_comparison"}),
     ("figures: dpi", {"figures__dpi": 120},
      FIGURES),
 ]
@@ -135,6 +135,7 @@ def test_touching_files_reruns_nothing_but_a_real_change_does(finished, tmp_path
         *files(ckpt),
         ckpt,
         wd / f"results/{RUN}/probe/baseline.tsv",
+        *sorted((wd / "results/models/demo").glob("*_*/*.tsv")),  # model scope: eval_{key}/, probe_{key}/
         wd / f"results/{RUN}/eval/epoch_1.tsv",
     ]
     assert all(p.exists() for p in touched), [str(p) for p in touched if not p.exists()]

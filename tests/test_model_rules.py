@@ -28,7 +28,8 @@ from factsurv.tables import (
 
 TINY = "tests/configs/tiny.yaml"
 UPSTREAM = {"get_ontology", "get_annotations", "parse_terms", "annotation_counts", "sample_facts",
-            "literature_counts", "demo_corpus", "build_demo_model", "pretrain_demo_model", "probe_baseline"}
+            "literature_counts", "demo_corpus", "build_demo_model", "pretrain_demo_model", "probe_baseline",
+            "eval_base_model", "run_baseline_tables"}
 
 
 @pytest.fixture(scope="module")
@@ -119,10 +120,12 @@ def test_eval_setting_replans_only_evals(tiny_run):
     wd = tiny_run
     cfg = write_config(wd, wd / TINY, name="eval.yaml", runs__tiny__eval={"batch_size": 5})
     jobs = planned_jobs(wd, "--configfile", str(cfg))
-    assert jobs["eval_epoch"] == 4 and "train_epoch" not in jobs and "control_epoch" not in jobs
+    # epochs 1-3, and epoch 0 at model scope under a new key (the eval settings differ)
+    assert jobs["eval_epoch"] == 3 and jobs["eval_base_model"] == 1 and "train_epoch" not in jobs
+    assert "control_epoch" not in jobs
     # the probe reads eval epoch 0 (its greedy answers), so it follows; nothing else upstream does
-    assert jobs["probe_baseline"] == 1
-    assert not (UPSTREAM - {"probe_baseline"}) & set(jobs)
+    assert jobs["probe_baseline"] == 1 and jobs["run_baseline_tables"] == 1
+    assert not (UPSTREAM - {"probe_baseline", "eval_base_model", "run_baseline_tables"}) & set(jobs)
 
 
 @pytest.mark.slow

@@ -17,7 +17,8 @@ from factsurv.dryrun import job_stats
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 STUDY = yaml.safe_load((REPO / "config/study.yaml").read_text())
-RUN = "llama_lora"
+RUN = "paper-lora-s1"  # the first of the paper's 3 replicate seeds (experiments.paper)
+RUNS = ["paper-lora-s1", "paper-lora-s2", "paper-lora-s3"]
 
 
 def fake_hf_cache(root: Path, repo_id: str) -> Path:
@@ -40,8 +41,10 @@ def study(tmp_path_factory) -> dict:
 
 
 def test_study_config_is_complete_and_valid(study):
-    assert set(STUDY) >= {"ontologies", "sample", "literature", "prompt", "models", "runs"}
-    assert list(study["runs"]) == [RUN]
+    assert set(STUDY) >= {"ontologies", "sample", "literature", "prompt", "models", "experiments"}
+    assert sorted(study["runs"]) == RUNS  # the replicate design: 3 seeds of one run
+    assert [study["runs"][r]["seed"] for r in RUNS] == [1, 2, 3]
+    assert all(study["runs"][r] == {**study["runs"][RUN], "seed": study["runs"][r]["seed"]} for r in RUNS)
 
 
 def test_study_model_is_llama_in_bf16(study):
@@ -107,7 +110,7 @@ def test_model_missing_from_the_cache_warns_in_a_dry_run_and_stops_a_real_run(wo
     assert proc.returncode == 0, out[-3000:]
     assert "warning at models.llama.name_or_path: 'meta-llama/Llama-3.1-8B-Instruct'" in out
     assert "huggingface-cli download meta-llama/Llama-3.1-8B-Instruct" in out
-    assert job_stats(out)["train_epoch"] == 20
+    assert job_stats(out)["train_epoch"] == 60
 
     proc = run_snakemake(workdir, "--configfile", "config/study.yaml", check=False)
     out = proc.stdout + proc.stderr
@@ -122,10 +125,11 @@ def test_study_dry_run_plans_the_whole_study_offline(workdir, offline):
     out = proc.stdout + proc.stderr
     jobs = job_stats(out)
     assert jobs["get_ontology"] == 2 and jobs["get_annotations"] == 2
-    assert jobs["probe_baseline"] == 1
-    assert jobs["train_epoch"] == 20
-    assert jobs["eval_epoch"] == 21
-    assert jobs["control_epoch"] == 21  # the control probe after every epoch, 0 = the base model
+    assert jobs["probe_baseline"] == 1  # one probe for the 3 seeds (model scope)
+    assert jobs["train_epoch"] == 60  # 3 seeds x 20 epochs
+    assert jobs["eval_epoch"] == 60 and jobs["eval_base_model"] == 1  # epoch 0 at model scope
+    assert jobs["control_epoch"] == 63  # the control probe after every epoch, 0 = the base model (per run)
+    assert jobs["experiment_tables"] == 1 and jobs["experiment_cox"] == 3
     # nothing of the offline demo: no demo model is built, no demo run
     assert "build_demo_model" not in jobs and "pretrain_demo_model" not in jobs
     assert "results/demo/" not in out
@@ -135,7 +139,7 @@ def test_study_dry_run_plans_the_whole_study_offline(workdir, offline):
 def test_study_dry_run_on_slurm_gives_gpu_jobs(workdir, offline):
     proc = run_snakemake(workdir, "-n", "--profile", "profiles/slurm", "--configfile", "config/study.yaml")
     out = proc.stdout + proc.stderr
-    for rule in ("probe_baseline", "train_epoch", "eval_epoch", "control_epoch"):
+    for rule in ("probe_baseline", "eval_base_model", "train_epoch", "eval_epoch", "control_epoch"):
         block = out.split(f"rule {rule}:", 1)[1].split("\n\n", 1)[0]
         res = re.search(r"resources: (.*)", block).group(1)
         assert "gpu=1" in res, (rule, res)

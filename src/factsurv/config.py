@@ -86,12 +86,18 @@ def validate_config(config: dict[str, Any], schema: dict[str, Any] | str | Path)
     """Fill defaults into ``config`` (in place) and validate it; raise :class:`ConfigError`.
 
     Besides the schema, checks that cross-references hold: every run names a defined model, every
-    ontology in ``sample.counts`` is defined, and at least one fact is requested.
+    ontology in ``sample.counts`` is defined, and at least one fact is requested. Experiments expand
+    into ``runs`` here (factsurv.experiments), so every reader of the config sees their runs.
     """
     schema = load_schema(schema) if not isinstance(schema, dict) else inline_refs(schema)
     validator = _DefaultFillingValidator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     messages = [_describe(e) for e in errors]
+    if not messages:
+        from factsurv.experiments import expand_experiments
+
+        run_schema = inline_refs({**schema["definitions"]["run"], "definitions": schema["definitions"]})
+        messages = expand_experiments(config, run_schema)
     if not messages:
         messages = semantic_errors(config)
     if messages:
@@ -169,6 +175,8 @@ def semantic_errors(config: dict[str, Any]) -> list[str]:
     out: list[str] = []
     ontologies = config.get("ontologies", {})
     models = config.get("models", {})
+    if not config.get("runs"):
+        out.append("config error at runs: no runs (define at least one under `runs` or `experiments`)")
     for name, run in config.get("runs", {}).items():
         if run.get("model") not in models:
             out.append(

@@ -45,3 +45,30 @@ RUN_SPLITS = ("train", "statement_only", "heldout")
 #: per-fact columns the plan adds to trajectories.tsv (exposures: examples in the run's epochs;
 #: exposures_so_far: examples up to and including the row's epoch)
 EXPOSURE_COLUMNS = ("seen", "exposures", "first_exposure_epoch", "exposures_so_far")
+# Experiments (issue 12): results/experiments/{experiment}/.
+#: the grid columns in front of every stacked table (trajectories.tsv, events_{kind}.tsv)
+RUN_COLUMNS = ("run", "model", "seed", "design")
+
+#: cox_{kind}.tsv: the joint model (model = "joint") and HR(latent) per condition
+#: (model = "condition", condition = "<model>/<design>"); se is cluster-robust by fact when se_type
+#: says so (lifelines cluster_col), p and the interval come from that se
+JOINT_COX_COLUMNS = (
+    "kind", "model", "condition", "covariate", "coef", "se", "se_type", "hr", "hr_lower_95", "hr_upper_95", "p",
+    "n", "n_events", "n_runs", "n_facts", "strata", "transform", "converged", "note",
+)
+
+#: acquisition_curves.tsv: cumulative share acquired by epoch per condition and latent group, the
+#: band across seeds (mean, sd, min, max of the per-run shares)
+CURVE_COLUMNS = (
+    "model", "design", "group", "epoch", "n_seeds", "mean", "sd", "min", "max",
+)
+
+#: degradation.tsv: share of facts correct at baseline lost during training, seen (trained) vs
+#: unseen (withheld), per model and design: pooled over seeds, and the band across seeds
+DEGRADATION_COLUMNS = (
+    "model", "design", "seen", "n_seeds", "n", "n_events", "share", "seed_mean", "seed_min", "seed_max",
+)
+
+#: analysis/paper_comparison.tsv: the paper's headline numbers next to this run's
+PAPER_COLUMNS = ("claim", "metric", "paper", "paper_direction", "run", "run_lower_95", "run_upper_95",
+                 "run_p", "run_direction", "agrees", "note")

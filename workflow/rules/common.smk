@@ -6,6 +6,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from factsurv.config import ConfigError, canonical, validate_config  # noqa: E402
+from factsurv.experiments import base_keys, experiment_cells  # noqa: E402
 from factsurv.preflight import preflight  # noqa: E402
 from snakemake.logging import logger  # noqa: E402
 
@@ -55,8 +56,11 @@ onstart:
 
 
 ONTOLOGIES = sorted(config["ontologies"])
+# the experiments' runs included (expanded by validate_config)
 RUNS = sorted(config["runs"])
 MODELS = sorted(config["models"])
+# Experiment name → its runs (factsurv.experiments.Cell: run, model, design, seed), in grid order.
+EXPERIMENTS = experiment_cells(config)
 
 
 def _alternatives(names):

@@ -1,4 +1,6 @@
-# The model stage of every run: baseline probe, one training job per epoch, one eval job per epoch.
+# The model stage: at model scope (results/models/{model}/) the evaluation of the untouched model
+# (epoch 0) and the baseline probe, shared by the runs on it; per run one training job and one eval
+# job per epoch.
 # Settings reach the jobs only through params, so changing one re-runs only what depends on it:
 # `epochs` is not a param of train_epoch (the LR schedule spans training.schedule_epochs).
 
@@ -6,33 +8,86 @@
 include: "model_common.smk"
 
 
+localrules:
+    run_baseline_tables,
+
+
+rule eval_base_model:
+    input:
+        facts="results/facts/facts.tsv",
+        base=model_base_input,
+    output:
+        "results/models/{model}/eval_{key}/epoch_{epoch}.tsv",
+    log:
+        "logs/models/{model}/eval_{key}/eval_epoch_{epoch}.log",
+    benchmark:
+        "benchmarks/models/{model}/eval_{key}/eval_epoch_{epoch}.tsv"
+    wildcard_constraints:
+        key="[0-9a-f]{8}",
+        epoch="0",
+    conda:
+        "../../envs/model.yaml"
+    threads: base_resource("eval", "cpus")
+    resources:
+        gpu=base_resource("eval", "gpu"),
+        mem_mb=base_resource("eval", "mem_mb"),
+        runtime=base_resource("eval", "runtime"),
+    params:
+        model=lambda wildcards: model_spec_params(wildcards.model),
+        eval=base_setting("eval", "eval"),
+        threads=base_setting("eval", "threads"),
+        prompt=prompt_params(),
+        ontology_names=ontology_names(),
+        prefixes=ontology_prefixes(),
+    script:
+        "../scripts/eval_epoch.py"
+
+
 rule probe_baseline:
     input:
         facts="results/facts/facts.tsv",
-        base=base_model_input,
-        greedy="results/{run}/eval/epoch_0.tsv",
+        base=model_base_input,
+        greedy=lambda wildcards: model_eval_table(base_probe_run(wildcards)),
     output:
-        "results/{run}/probe/baseline.tsv",
+        "results/models/{model}/probe_{key}/baseline.tsv",
     log:
-        "logs/{run}/probe_baseline.log",
+        "logs/models/{model}/probe_{key}/probe_baseline.log",
     benchmark:
-        "benchmarks/{run}/probe_baseline.tsv"
+        "benchmarks/models/{model}/probe_{key}/probe_baseline.tsv"
+    wildcard_constraints:
+        key="[0-9a-f]{8}",
     conda:
         "../../envs/model.yaml"
-    threads: run_resource("cpus")
+    threads: base_resource("probe", "cpus")
     resources:
-        gpu=run_resource("gpu"),
-        mem_mb=run_resource("mem_mb"),
-        runtime=run_resource("runtime"),
+        gpu=base_resource("probe", "gpu"),
+        mem_mb=base_resource("probe", "mem_mb"),
+        runtime=base_resource("probe", "runtime"),
     params:
-        model=model_params,
-        probe=run_setting("probe"),
-        threads=run_setting("threads"),
+        model=lambda wildcards: model_spec_params(wildcards.model),
+        probe=base_setting("probe", "probe"),
+        threads=base_setting("probe", "threads"),
         prompt=prompt_params(),
         ontology_names=ontology_names(),
         prefixes=ontology_prefixes(),
     script:
         "../scripts/probe_baseline.py"
+
+
+# The run's view of the model-scope tables (byte copies, so that every reader of a run's folder,
+# results/{run}/probe/baseline.tsv and eval/epoch_0.tsv, finds them there): one cheap local job.
+rule run_baseline_tables:
+    input:
+        probe=lambda wildcards: model_probe_table(wildcards.run),
+        greedy=lambda wildcards: model_eval_table(wildcards.run),
+    output:
+        probe="results/{run}/probe/baseline.tsv",
+        greedy="results/{run}/eval/epoch_0.tsv",
+    log:
+        "logs/{run}/run_baseline_tables.log",
+    shell:
+        "(cp {input.probe} {output.probe} && cp {input.greedy} {output.greedy}"
+        " && echo 'copied {input.probe} and {input.greedy}') > {log} 2>&1"
 
 
 rule train_epoch:
@@ -77,6 +132,8 @@ rule eval_epoch:
         "logs/{run}/eval_epoch_{epoch}.log",
     benchmark:
         "benchmarks/{run}/eval_epoch_{epoch}.tsv"
+    wildcard_constraints:
+        epoch=r"[1-9]\d*",  # epoch 0 (the untouched model) is evaluated at model scope
     conda:
         "../../envs/model.yaml"
     threads: run_resource("cpus")

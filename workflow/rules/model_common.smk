@@ -12,7 +12,15 @@ def run_model_name(run):
 def base_model_input(wildcards):
     """The base model folder a run's jobs read: demo → the pretrained model the workflow builds;
     path → the folder; hf → nothing (the id goes through params)."""
-    name = run_model_name(wildcards.run)
+    return model_folder(run_model_name(wildcards.run))
+
+
+def model_base_input(wildcards):
+    """The base model folder of a model-scope job (wildcard {model})."""
+    return model_folder(wildcards.model)
+
+
+def model_folder(name):
     spec = model_config(name)
     if spec["source"] == "demo":
         return f"results/models/{name}/pretrained"
@@ -23,8 +31,66 @@ def base_model_input(wildcards):
 
 def model_params(wildcards):
     """The model spec without the demo's build settings (those reach the model via its files)."""
-    spec = model_config(run_model_name(wildcards.run))
+    return model_spec_params(run_model_name(wildcards.run))
+
+
+def model_spec_params(name):
+    spec = model_config(name)
     return canonical({k: v for k, v in spec.items() if k != "demo"})
+
+
+# Model scope (issue 12): the epoch-0 evaluation and the probe of a base model are shared by every
+# run on that model with the same eval (probe) settings, under results/models/{model}/eval_{key}/
+# and probe_{key}/, key = a short hash of those settings (factsurv.experiments.base_keys); a run
+# whose settings differ gets its own key. Training settings and seeds are not part of the key.
+BASE_KEYS = base_keys(config["runs"])
+# (model, key) → the first run (by name) with that key: its settings and resources serve the job.
+BASE_EVAL_RUN = {}
+BASE_PROBE_RUN = {}
+for _run in RUNS:
+    _model = run_model_name(_run)
+    BASE_EVAL_RUN.setdefault((_model, BASE_KEYS[_run][0]), _run)
+    BASE_PROBE_RUN.setdefault((_model, BASE_KEYS[_run][1]), _run)
+
+
+def model_eval_table(run):
+    """The model-scope eval table of epoch 0 (the untouched base model) that a run reads."""
+    return f"results/models/{run_model_name(run)}/eval_{BASE_KEYS[run][0]}/epoch_0.tsv"
+
+
+def model_probe_table(run):
+    """The model-scope probe table that a run reads."""
+    return (
+        f"results/models/{run_model_name(run)}/probe_{BASE_KEYS[run][1]}/baseline.tsv"
+    )
+
+
+def base_eval_run(wildcards):
+    return BASE_EVAL_RUN[(wildcards.model, wildcards.key)]
+
+
+def base_probe_run(wildcards):
+    return BASE_PROBE_RUN[(wildcards.model, wildcards.key)]
+
+
+def base_setting(which, key):
+    """A setting of the run that stands for a model-scope job (all runs with its key share it)."""
+    runs = BASE_EVAL_RUN if which == "eval" else BASE_PROBE_RUN
+    return lambda wildcards: canonical(
+        run_config(runs[(wildcards.model, wildcards.key)])[key]
+    )
+
+
+def base_resource(which, key):
+    runs = BASE_EVAL_RUN if which == "eval" else BASE_PROBE_RUN
+    return lambda wildcards: run_config(runs[(wildcards.model, wildcards.key)])[
+        "resources"
+    ][key]
+
+
+def base_keys_of(model, which):
+    runs = BASE_EVAL_RUN if which == "eval" else BASE_PROBE_RUN
+    return sorted(k for (m, k) in runs if m == model)
 
 
 def prompt_params():

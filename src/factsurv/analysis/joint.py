@@ -1,0 +1,235 @@
+"""The joint analysis of an experiment's runs (issue 12): ``results/experiments/{experiment}/``.
+
+- :func:`stack` puts the runs' tables (trajectories, events) under each other with the grid columns
+  ``run, model, seed, design`` in front.
+- :func:`joint_cox` fits one Cox model per event kind on the stacked events: the fact covariates
+  (transformed as in ``analysis.cox``), the grid factors as indicators against their first level,
+  ``strata`` as configured, and **cluster-robust standard errors by fact** (lifelines
+  ``cluster_col``): the same fact appears in every run, so its rows are not independent. Next to it,
+  HR(latent) per condition (model x design; the seeds pooled, clustered by fact again).
+- :func:`acquisition_curves`: cumulative share acquired by epoch per condition, with the band across
+  seeds; :func:`degradation_by_design`: degradation of seen vs unseen facts per design.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from factsurv.analysis.cox import CoxSettings, prepare_covariate
+from factsurv.tables import CURVE_COLUMNS, DEGRADATION_COLUMNS, JOINT_COX_COLUMNS, RUN_COLUMNS
+
+log = logging.getLogger("factsurv")
+
+FACTORS = ("design", "model", "seed")
+
+
+def stack(tables: Sequence[tuple[Mapping[str, Any], pd.DataFrame]]) -> pd.DataFrame:
+    """The tables under each other, each with its cell's ``run, model, seed, design`` in front."""
+    parts = []
+    for cell, table in tables:
+        front = pd.DataFrame({c: [cell[c]] * len(table) for c in RUN_COLUMNS}, index=table.index)
+        parts.append(pd.concat([front, table.drop(columns=[c for c in RUN_COLUMNS if c in table])], axis=1))
+    if not parts:
+        raise ValueError("no runs to stack")
+    out = pd.concat(parts, ignore_index=True)
+    out["seed"] = out["seed"].astype(int)
+    return out
+
+
+def factor_levels(events: pd.DataFrame, factor: str, order: Sequence[Any] | None = None) -> list[Any]:
+    """The levels of a grid factor, the reference (first) first: grid order when given, else sorted."""
+    present = set(events[factor])
+    if order is not None:
+        return [lv for lv in order if lv in present]
+    return sorted(present)
+
+
+def design_frame(
+    events: pd.DataFrame,
+    covariates: Sequence[str],
+    factors: Sequence[str],
+    strata: Sequence[str],
+    settings: CoxSettings,
+    levels: Mapping[str, Sequence[Any]] | None = None,
+) -> tuple[pd.DataFrame, list[str], dict[str, str], list[str]]:
+    """The fit frame (duration, event, fact_id, design columns, strata codes), the design columns,
+    their transforms, and notes on what was left out."""
+    levels = levels or {}
+    frame = events[["duration", "event", "fact_id"]].copy()
+    frame["duration"] = frame["duration"].astype(float)
+    frame["event"] = frame["event"].astype(int)
+    columns: list[str] = []
+    transforms: dict[str, str] = {}
+    notes: list[str] = []
+    for cov in covariates:
+        if cov not in events or events[cov].isna().all():
+            notes.append(f"{cov}: no data, left out")
+            continue
+        x, how = prepare_covariate(events[cov], cov, settings.log1p, settings.standardize)
+        if x.nunique(dropna=True) < 2:
+            notes.append(f"{cov}: no variation, left out")
+            continue
+        frame[cov] = x
+        columns.append(cov)
+        transforms[cov] = how
+    for factor in factors:
+        if factor in strata:
+            continue
+        lv = factor_levels(events, factor, levels.get(factor))
+        if len(lv) < 2:
+            continue
+        for level in lv[1:]:
+            name = f"{factor}[{level}]"
+            frame[name] = (events[factor] == level).astype(float)
+            columns.append(name)
+            transforms[name] = f"indicator vs {lv[0]}"
+    strata_cols = []
+    for factor in strata:
+        name = f"stratum_{factor}"
+        frame[name] = pd.Categorical(events[factor].astype(str)).codes
+        strata_cols.append(name)
+    keep = frame[columns].notna().all(axis=1)
+    if not keep.all():
+        notes.append(f"{int((~keep).sum())} rows with missing covariates dropped")
+    return frame[keep].reset_index(drop=True), columns, transforms, notes + strata_cols
+
+
+def fit_clustered(
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    *,
+    strata: Sequence[str] = (),
+    cluster: bool = True,
+    settings: CoxSettings,
+) -> tuple[Any | None, list[str]]:
+    """lifelines' CoxPHFitter on ``frame`` (fact_id the cluster column when ``cluster``), with the
+    configured step sizes tried in turn; (fitter or None, problems)."""
+    from lifelines import CoxPHFitter
+
+    data = frame[["duration", "event", *columns, *strata, *(["fact_id"] if cluster else [])]]
+    problems: list[str] = []
+    steps = [settings.step_size, *[s for s in settings.retry_step_sizes if s != settings.step_size]]
+    for step in steps:
+        cph = CoxPHFitter(penalizer=settings.penalizer, strata=list(strata) or None)
+        opts = {} if step is None else {"step_size": float(step)}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                cph.fit(data, "duration", "event", cluster_col="fact_id" if cluster else None, fit_options=opts)
+            except Exception as exc:  # ConvergenceError, LinAlgError, ...
+                problems.append(f"step {step}: {type(exc).__name__}: {' '.join(str(exc).split())[:160]}")
+                continue
+        fatal = [str(w.message) for w in caught if w.category.__name__ == "ConvergenceWarning"
+                 and ("failed to converge" in str(w.message) or "still high" in str(w.message))]
+        coef = cph.params_.to_numpy(dtype=float)
+        if fatal or not np.isfinite(coef).all() or (np.abs(coef) > settings.max_abs_coef).any():
+            problems.append(f"step {step}: " + ("; ".join(fatal)[:160] or "diverged (non-finite or huge coefficient)"))
+            continue
+        return cph, problems
+    return None, problems
+
+
+def _rows(kind: str, model: str, condition: str, frame: pd.DataFrame, columns: Sequence[str], cph: Any,
+          problems: list[str], strata: Sequence[str], cluster: bool, transforms: Mapping[str, str],
+          notes: Sequence[str], n_runs: int) -> list[dict[str, Any]]:
+    base = {
+        "kind": kind, "model": model, "condition": condition, "n": len(frame), "n_events": int(frame["event"].sum()),
+        "n_runs": n_runs, "n_facts": int(frame["fact_id"].nunique()), "strata": ",".join(strata),
+        "se_type": "robust (cluster: fact)" if cluster else "model",
+    }
+    note = "; ".join([*notes, *problems])
+    if cph is None:
+        return [{**base, "covariate": c, "converged": False, "transform": transforms.get(c, ""), "note": note
+                 or "not fitted"} for c in (columns or ["(none)"])]
+    s = cph.summary
+    out = []
+    for c in columns:
+        r = s.loc[c]
+        out.append({
+            **base, "covariate": c, "coef": float(r["coef"]), "se": float(r["se(coef)"]), "hr": float(r["exp(coef)"]),
+            "hr_lower_95": float(r["exp(coef) lower 95%"]), "hr_upper_95": float(r["exp(coef) upper 95%"]),
+            "p": float(r["p"]), "transform": transforms.get(c, ""), "converged": True, "note": note,
+        })
+    return out
+
+
+def joint_cox(
+    events: pd.DataFrame,
+    kind: str,
+    *,
+    covariates: Sequence[str],
+    factors: Sequence[str],
+    strata: Sequence[str],
+    cluster_by_fact: bool,
+    settings: CoxSettings,
+    levels: Mapping[str, Sequence[Any]] | None = None,
+) -> pd.DataFrame:
+    """The joint Cox model of one kind on the stacked events, and HR(latent) per condition."""
+    rows: list[dict[str, Any]] = []
+    frame, columns, transforms, notes = design_frame(events, covariates, factors, strata, settings, levels)
+    strata_cols = [n for n in notes if n.startswith("stratum_")]
+    notes = [n for n in notes if not n.startswith("stratum_")]
+    n_runs = int(events["run"].nunique()) if len(events) else 0
+    if frame["event"].sum() == 0 or not columns:
+        notes.append("no events" if frame["event"].sum() == 0 else "no covariates with variation")
+        cph, problems = None, []
+    else:
+        cph, problems = fit_clustered(frame, columns, strata=strata_cols, cluster=cluster_by_fact, settings=settings)
+    rows += _rows(kind, "joint", "all", frame, columns, cph, problems, strata, cluster_by_fact, transforms, notes, n_runs)
+    if "latent" in covariates:
+        for (model, design), sub in events.groupby(["model", "design"], sort=False):
+            f, cols, tr, nn = design_frame(sub, ["latent"], [], [], settings)
+            nn = [n for n in nn if not n.startswith("stratum_")]
+            if f["event"].sum() == 0 or not cols:
+                nn.append("no events" if f["event"].sum() == 0 else "latent has no variation")
+                c, pr = None, []
+            else:
+                c, pr = fit_clustered(f, cols, cluster=cluster_by_fact, settings=settings)
+            rows += _rows(kind, "condition", f"{model}/{design}", f, ["latent"], c, pr, [], cluster_by_fact, tr, nn,
+                          int(sub["run"].nunique()))
+    return pd.DataFrame(rows).reindex(columns=JOINT_COX_COLUMNS)
+
+
+def acquisition_curves(events: pd.DataFrame, epochs: int) -> pd.DataFrame:
+    """Cumulative share acquired by epoch 0..``epochs`` per run (all facts, and by latent), then per
+    condition (model, design) and group the band across seeds."""
+    per_run = []
+    for (run, model, design, seed), sub in events.groupby(["run", "model", "design", "seed"], sort=False):
+        groups = [("all", sub)]
+        if "latent" in sub:
+            groups += [(f"latent={int(v)}", g) for v, g in sub.groupby("latent") if pd.notna(v)]
+        for group, g in groups:
+            hit = g["event"].astype(bool).to_numpy()
+            dur = g["duration"].to_numpy(dtype=float)
+            for e in range(epochs + 1):
+                share = float(((dur <= e) & hit).mean()) if len(g) else np.nan
+                per_run.append({"model": model, "design": design, "seed": seed, "group": group, "epoch": e,
+                                "share": share})
+    df = pd.DataFrame(per_run)
+    if df.empty:
+        return pd.DataFrame(columns=CURVE_COLUMNS)
+    band = df.groupby(["model", "design", "group", "epoch"], sort=False)["share"].agg(
+        n_seeds="count", mean="mean", sd="std", min="min", max="max").reset_index()
+    return band.reindex(columns=CURVE_COLUMNS)
+
+
+def degradation_by_design(events: pd.DataFrame) -> pd.DataFrame:
+    """Share of facts correct at baseline that were lost, seen vs unseen, per model and design."""
+    rows = []
+    if events.empty:
+        return pd.DataFrame(columns=DEGRADATION_COLUMNS)
+    for (model, design, seen), sub in events.groupby(["model", "design", "seen"], sort=False):
+        per_seed = sub.groupby("seed")["event"].mean()
+        rows.append({
+            "model": model, "design": design, "seen": int(seen), "n_seeds": int(sub["seed"].nunique()), "n": len(sub),
+            "n_events": int(sub["event"].sum()), "share": float(sub["event"].mean()),
+            "seed_mean": float(per_seed.mean()), "seed_min": float(per_seed.min()), "seed_max": float(per_seed.max()),
+        })
+    return pd.DataFrame(rows).sort_values(["model", "design", "seen"], kind="stable").reindex(
+        columns=DEGRADATION_COLUMNS)
