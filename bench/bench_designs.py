@@ -74,6 +74,9 @@ def main() -> None:
                     help="run nothing: report the epochs whose eval tables are already in --workdir")
     args = ap.parse_args()
     wd = Path(args.workdir)
+    # the code that runs is the tree as it is now (copied into the workdir): record it before running
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    dirty = bool(subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True).stdout.strip())
     if not (args.reuse or args.partial) or not wd.exists():
         workdir_copy(wd)
     cfg = yaml.safe_load((wd / "config/designs.yaml").read_text())
@@ -91,11 +94,9 @@ def main() -> None:
         if proc.returncode != 0:
             sys.exit(f"snakemake failed ({proc.returncode}); see {wd / 'bench_snakemake.log'}")
     seconds = time.monotonic() - t0
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
     result = {
         "what": "runs of config/designs.yaml on the demo model: greedy recall per per-run split and epoch",
-        "commit": commit, "dirty": bool(subprocess.run(["git", "status", "--porcelain"], cwd=REPO,
-                                                       capture_output=True, text=True).stdout.strip()),
+        "commit": commit, "dirty": dirty,
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "host": platform.node(),
         "cpus": os.cpu_count(), "cores": args.cores, "workflow_s": None if args.partial else round(seconds, 1),
         "partial": args.partial, "load_average": os.getloadavg(),
