@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from factsurv import prompts
 from factsurv.io import InputError
 from factsurv.tables import CONTROL_ITEM_COLUMNS
 
@@ -46,13 +47,7 @@ _INTEGER = re.compile(r"(?<![\d.])-?\d+(?!\d|\.\d)")
 
 
 def arithmetic_question(a: int, op: str, b: int, template: str = DEFAULT_ARITHMETIC_TEMPLATE) -> str:
-    try:
-        return template.format(a=a, op=op, b=b)
-    except (KeyError, IndexError, ValueError) as exc:
-        raise ValueError(
-            f"config error at arithmetic template {template!r}: {type(exc).__name__}: {exc}; "
-            "allowed placeholders: {a}, {op}, {b}"
-        ) from None
+    return prompts.fill(template, "control.arithmetic.template", a=a, op=op, b=b)
 
 
 def _check(operations: Sequence[str], max_operand: int) -> None:

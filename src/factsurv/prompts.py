@@ -27,27 +27,28 @@ DEFAULT_PLAIN = "Question: {user}\nAnswer: "
 DEFAULT_PREFIXES = ("HP", "GO")
 
 
-def user_message(template: str, ontology_name: str, label: str) -> str:
-    """The question for one fact (a template with other placeholders: ValueError naming prompt.user;
-    the pre-flight stops such a config before any job)."""
+def fill(template: str, where: str, **values: object) -> str:
+    """``template`` filled with ``values``; a template with other placeholders gets a ValueError
+    naming the config key ``where`` and the allowed placeholders (the pre-flight stops such a config
+    before any job)."""
     try:
-        return template.format(ontology_name=ontology_name, label=label)
+        return template.format(**values)
     except (KeyError, IndexError, ValueError) as exc:
+        allowed = ", ".join("{" + k + "}" for k in values)
         raise ValueError(
-            f"config error at prompt.user: {template!r} cannot be filled ({type(exc).__name__}: {exc}); "
-            "allowed placeholders: {ontology_name}, {label}"
+            f"config error at {where}: {template!r} cannot be filled ({type(exc).__name__}: {exc}); "
+            f"allowed placeholders: {allowed}"
         ) from None
+
+
+def user_message(template: str, ontology_name: str, label: str) -> str:
+    """The question for one fact (``prompt.user``)."""
+    return fill(template, "prompt.user", ontology_name=ontology_name, label=label)
 
 
 def statement(template: str, ontology_name: str, label: str, identifier: str) -> str:
     """A fact written as a sentence (``design.statements``: placeholders {ontology_name}, {label}, {id})."""
-    try:
-        return template.format(ontology_name=ontology_name, label=label, id=identifier)
-    except (KeyError, IndexError, ValueError) as exc:
-        raise ValueError(
-            f"config error at design.statements: {template!r} cannot be filled ({type(exc).__name__}: {exc}); "
-            "allowed placeholders: {ontology_name}, {label}, {id}"
-        ) from None
+    return fill(template, "design.statements", ontology_name=ontology_name, label=label, id=identifier)
 
 
 def uses_chat_template(tokenizer: Any, mode: str) -> bool:

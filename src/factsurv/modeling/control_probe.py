@@ -19,8 +19,7 @@ import pandas as pd
 
 from factsurv import control, prompts
 from factsurv.io import InputError, read_tsv
-from factsurv.modeling import loading
-from factsurv.modeling.evaluate import load_trained
+from factsurv.modeling.evaluate import load_epoch_model
 from factsurv.modeling.facts import PromptSettings, encode_prompt
 from factsurv.tables import CONTROL_COLUMNS, CONTROL_ITEM_COLUMNS
 
@@ -62,12 +61,9 @@ def control_epoch(spec: dict[str, Any], items_path: str | os.PathLike[str], epoc
                   threads: int = 0, device: str | None = None) -> pd.DataFrame:
     """The control table of one epoch (epoch 0: ``checkpoint_dir`` None, the untouched model)."""
     epoch = int(epoch)
-    if (checkpoint_dir is None) != (epoch == 0):
-        raise ValueError(f"epoch {epoch}: {'no' if epoch == 0 else 'a'} checkpoint is expected")
-    loading.set_threads(threads)
     items = read_items(items_path)
     t0 = time.perf_counter()
-    model, tokenizer, _ = load_trained(spec, checkpoint_dir, device=device, epoch=epoch if epoch else None)
+    model, tokenizer = load_epoch_model(spec, epoch, checkpoint_dir, threads=threads, device=device)
     table = control_table(model, tokenizer, items, prompt, batch_size=batch_size, max_new_tokens=max_new_tokens)
     table.insert(2, "epoch", epoch)
     acc = table.groupby("kind")["correct"].mean().round(4).to_dict()

@@ -72,18 +72,27 @@ def greedy_table(model: Any, tokenizer: Any, facts: pd.DataFrame, prompt: Prompt
     })
 
 
+def load_epoch_model(spec: dict[str, Any], epoch: int, checkpoint_dir: str | os.PathLike[str] | None, *,
+                     threads: int = 0, device: str | None = None) -> tuple[Any, Any]:
+    """Model and tokenizer after ``epoch`` (0: ``checkpoint_dir`` None, the untouched model), with the
+    job's fixed thread count set first."""
+    epoch = int(epoch)
+    if (checkpoint_dir is None) != (epoch == 0):
+        raise ValueError(f"epoch {epoch}: {'no' if epoch == 0 else 'a'} checkpoint is expected")
+    loading.set_threads(threads)
+    model, tokenizer, _ = load_trained(spec, checkpoint_dir, device=device, epoch=epoch if epoch else None)
+    return model, tokenizer
+
+
 def evaluate_epoch(spec: dict[str, Any], facts_path: str | os.PathLike[str], epoch: int,
                    prompt: PromptSettings, *, checkpoint_dir: str | os.PathLike[str] | None = None,
                    batch_size: int, max_new_tokens: int, threads: int = 0,
                    device: str | None = None) -> pd.DataFrame:
     """The eval table of one epoch (epoch 0: ``checkpoint_dir`` None, the untouched model)."""
     epoch = int(epoch)
-    if (checkpoint_dir is None) != (epoch == 0):
-        raise ValueError(f"epoch {epoch}: {'no' if epoch == 0 else 'a'} checkpoint is expected")
-    loading.set_threads(threads)
     facts = read_facts(facts_path)
     t0 = time.perf_counter()
-    model, tokenizer, _ = load_trained(spec, checkpoint_dir, device=device, epoch=epoch if epoch else None)
+    model, tokenizer = load_epoch_model(spec, epoch, checkpoint_dir, threads=threads, device=device)
     t1 = time.perf_counter()
     table = greedy_table(model, tokenizer, facts, prompt, batch_size=batch_size, max_new_tokens=max_new_tokens)
     t2 = time.perf_counter()
