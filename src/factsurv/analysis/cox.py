@@ -18,12 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-log = logging.getLogger("factsurv")
+from factsurv.tables import COX_COLUMNS
 
-COX_COLUMNS = (
-    "model", "covariate", "coef", "hr", "hr_lower_95", "hr_upper_95", "p", "n", "n_events",
-    "ph_test_p", "converged", "warning", "transform", "ph_global_p", "ph_flag", "epv", "vif", "penalizer",
-)
+log = logging.getLogger("factsurv")
 
 
 @dataclass

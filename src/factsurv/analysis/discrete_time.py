@@ -26,13 +26,10 @@ import numpy as np
 import pandas as pd
 
 from factsurv.analysis.cox import CoxSettings, Design, build_design
+from factsurv.tables import CLOGLOG_COLUMNS
 
 log = logging.getLogger("factsurv")
 
-CLOGLOG_COLUMNS = (
-    "model", "covariate", "coef", "se_robust", "hr", "hr_lower_95", "hr_upper_95", "p", "n", "n_events",
-    "n_person_epochs", "converged", "warning", "transform", "cox_hr", "cox_hr_lower_95", "cox_hr_upper_95",
-)
 Z95 = 1.959963984540054
 
 

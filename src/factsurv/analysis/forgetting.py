@@ -26,12 +26,11 @@ import numpy as np
 import pandas as pd
 
 from factsurv.analysis.events import correctness_matrix, first_run
+from factsurv.tables import FORGETTING_COLUMNS
 
 log = logging.getLogger("factsurv")
 
 FORGETTING_KINDS = ("acquisition", "generalization")
-FORGETTING_COLUMNS = ("kind", "m", "fact_id", "acquired", "duration", "event", "n_forgettings", "n_relearnings",
-                      "ontology", "split", "latent")
 
 
 def forgetting_events(trajectories: pd.DataFrame, kind: str, *, splits: Sequence[str],
