@@ -37,7 +37,8 @@ def child(args: argparse.Namespace) -> None:
     import torch
 
     from factsurv.modeling import evaluate, loading, train
-    from factsurv.modeling.facts import PromptSettings, read_facts
+    from factsurv.modeling.facts import read_facts
+    from factsurv.prompts import PromptSettings
 
     if args.method == "lora":
         import peft  # noqa: F401  (what a LoRA job imports)

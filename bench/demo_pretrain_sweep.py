@@ -32,10 +32,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from factsurv import prompts  # noqa: E402
-from factsurv.modeling.demo import ArchitectureSettings, build_model, train_tokenizer, wrap_tokenizer  # noqa: E402
+from factsurv.modeling.demo import ArchitectureSettings, init_demo_model, train_tokenizer, wrap_tokenizer  # noqa: E402
 from factsurv.modeling.demo_corpus import CorpusSettings, build_corpus  # noqa: E402
 from factsurv.modeling.demo_pretrain import PretrainSettings, pretrain  # noqa: E402
-from factsurv.modeling.facts import PromptSettings, encode_prompt, encode_target, split_trailing_space  # noqa: E402
+from factsurv.prompts import PromptSettings, encode_prompt, encode_target, split_trailing_space  # noqa: E402
 
 NAMES = {"hpo": "Human Phenotype Ontology", "go": "Gene Ontology"}
 
@@ -295,7 +295,7 @@ def main() -> None:
             finetune_check(model, tok, facts, epochs=args.finetune_epochs, lr=args.finetune_lr, batch=args.finetune_batch, seed=0)
         return
     tok = wrap_tokenizer(train_tokenizer(docs, int(top["vocab_size"])))
-    model = build_model(tok, arch, int(top["seed"]))
+    model = init_demo_model(tok, arch, int(top["seed"]))
     setup_s = time.perf_counter() - t0
     n_params = sum(p.numel() for p in model.parameters())
     eval_passes = {int(x) for x in args.eval_passes.split(",") if x}

@@ -272,7 +272,7 @@ def import_seconds() -> float:
 
 
 def prompt_stats(tokenizer: Any, facts: Any, prompt: Any) -> dict[str, Any]:
-    from factsurv.modeling.facts import encode_prompt, encode_target, render_prompts
+    from factsurv.prompts import encode_prompt, encode_target, render_prompts
 
     ids = [encode_prompt(tokenizer, p, prompt) for p in render_prompts(tokenizer, facts, prompt)]
     tgt = [encode_target(tokenizer, str(t)) for t in facts["term_id"]]
@@ -300,7 +300,7 @@ def measure_ours(spec: dict[str, Any], facts: Any, method: str, settings: dict[s
                  ckpt_dir: Path) -> tuple[dict[str, Any], Any]:
     """EpochRecipe: setup (load + adapters), a warm-up epoch, a measured epoch, a checkpoint."""
     from factsurv.modeling import train
-    from factsurv.modeling.facts import PromptSettings
+    from factsurv.prompts import PromptSettings
 
     prompt = PromptSettings.from_params({"chat_template": "auto"}, ONTO_NAMES, {"hpo": "HP", "go": "GO"})
     ts = train.TrainSettings.from_params({**settings, "method": method}, seed=1)
@@ -338,7 +338,7 @@ def measure_trainer(spec: dict[str, Any], examples: list[tuple[list[int], list[i
     lora = train.TrainSettings.from_params(settings, seed=1).lora
     reset_peak(device)
     torch.manual_seed(1)
-    model = train.build_model(spec, "lora", lora, device=device)
+    model = loading.build_trainable_model(spec, "lora", lora, device=device)
 
     class Examples(torch.utils.data.Dataset):
         def __len__(self) -> int:
@@ -392,7 +392,7 @@ def measure_trainer(spec: dict[str, Any], examples: list[tuple[list[int], list[i
 def measure_eval(spec: dict[str, Any], facts: Any, ckpt_dir: Path, device: str, batch_size: int,
                  max_new_tokens: int) -> dict[str, Any]:
     from factsurv.modeling import evaluate
-    from factsurv.modeling.facts import PromptSettings
+    from factsurv.prompts import PromptSettings
 
     prompt = PromptSettings.from_params({"chat_template": "auto"}, ONTO_NAMES, {"hpo": "HP", "go": "GO"})
     reset_peak(device)
@@ -409,7 +409,7 @@ def measure_eval(spec: dict[str, Any], facts: Any, ckpt_dir: Path, device: str, 
 def measure_probe(spec: dict[str, Any], facts: Any, device: str, k: int, batch_size: int,
                   max_new_tokens: int) -> dict[str, Any]:
     from factsurv.modeling import loading
-    from factsurv.modeling.facts import PromptSettings
+    from factsurv.prompts import PromptSettings
     from factsurv.modeling.probe import ProbeSettings, probe_table
 
     prompt = PromptSettings.from_params({"chat_template": "auto"}, ONTO_NAMES, {"hpo": "HP", "go": "GO"})
@@ -538,7 +538,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         res["model"] = {"reused": str(model_dir)}
     res["model"]["dir"] = str(model_dir)
     spec = loading.model_spec({"source": "path", "dtype": "auto", "attn_implementation": "sdpa"}, model_dir)
-    from factsurv.modeling.facts import PromptSettings
+    from factsurv.prompts import PromptSettings
 
     tok = loading.load_tokenizer(spec)
     prompt = PromptSettings.from_params({"chat_template": "auto"}, ONTO_NAMES, {"hpo": "HP", "go": "GO"})

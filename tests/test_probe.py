@@ -9,7 +9,7 @@ import torch
 from factsurv.io import read_tsv, write_tsv
 from factsurv.modeling import generation
 from factsurv.modeling.evaluate import evaluate_epoch, greedy_table
-from factsurv.modeling.facts import PromptSettings, encode_prompt, render_prompts
+from factsurv.prompts import PromptSettings, encode_prompt, render_prompts
 from factsurv.modeling.generation import generate_answers, sample_uniforms
 from factsurv.modeling.loading import load_model, load_tokenizer, model_spec
 from factsurv.modeling.probe import ProbeSettings, mastery, probe_baseline, probe_table

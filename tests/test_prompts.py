@@ -107,7 +107,7 @@ def test_chat_template_date_is_fixed_whatever_the_day(tmp_path, monkeypatch):
 
     import pandas as pd
 
-    from factsurv.modeling.facts import PromptSettings, render_prompts
+    from factsurv.prompts import PromptSettings, render_prompts
 
     tok = _dated_tokenizer(tmp_path)
     facts = pd.DataFrame({"ontology": ["hpo"], "label": ["Seizure"]})

@@ -8,7 +8,7 @@ import torch
 from factsurv.io import InputError, write_tsv
 from factsurv.modeling.checkpoint import CheckpointMismatch
 from factsurv.modeling.evaluate import evaluate_epoch
-from factsurv.modeling.facts import PromptSettings
+from factsurv.prompts import PromptSettings
 from factsurv.modeling.loading import ModelLoadError, model_spec
 from factsurv.modeling.tiny import build_tiny_model, synthetic_facts
 from factsurv.modeling.train import TrainSettings, train_epoch

@@ -5,7 +5,7 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))
 from factsurv.rules import rule_logging  # noqa: E402
 
 with rule_logging(snakemake) as log:
-    from factsurv.modeling.facts import PromptSettings
+    from factsurv.prompts import PromptSettings
     from factsurv.modeling.loading import model_spec
     from factsurv.modeling.train import TrainSettings, train_epoch
 

@@ -20,7 +20,7 @@ import pandas as pd
 from factsurv import control, prompts
 from factsurv.io import InputError, read_tsv
 from factsurv.modeling.evaluate import load_epoch_model
-from factsurv.modeling.facts import PromptSettings, encode_prompt
+from factsurv.prompts import PromptSettings, encode_prompt
 from factsurv.tables import CONTROL_COLUMNS, CONTROL_ITEM_COLUMNS
 
 log = logging.getLogger("factsurv")

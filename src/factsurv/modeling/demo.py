@@ -85,7 +85,7 @@ def wrap_tokenizer(tok: Any) -> Any:
     )
 
 
-def build_model(tokenizer: Any, arch: ArchitectureSettings, seed: int) -> Any:
+def init_demo_model(tokenizer: Any, arch: ArchitectureSettings, seed: int) -> Any:
     """An untrained ``LlamaForCausalLM`` sized by ``arch`` for ``tokenizer``, initialised with ``seed``."""
     import torch
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
@@ -122,7 +122,7 @@ def build_base(
 ) -> dict[str, Any]:
     """Train the tokenizer on the corpus, build the model, save both to ``out_dir``; return a summary."""
     tok = wrap_tokenizer(train_tokenizer(corpus_docs, vocab_size))
-    model = build_model(tok, arch, seed)
+    model = init_demo_model(tok, arch, seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tok.save_pretrained(out)

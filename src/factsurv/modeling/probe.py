@@ -24,7 +24,8 @@ import pandas as pd
 from factsurv import prompts
 from factsurv.io import InputError, read_tsv
 from factsurv.modeling import loading
-from factsurv.modeling.facts import PromptSettings, encode_prompt, read_facts, render_prompts
+from factsurv.modeling.facts import read_facts
+from factsurv.prompts import PromptSettings, encode_prompt, render_prompts
 from factsurv.tables import EVAL_REQUIRED, MASTERY_LEVELS, PROBE_COLUMNS
 
 log = logging.getLogger("factsurv")

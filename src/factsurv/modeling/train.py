@@ -30,19 +30,19 @@ from factsurv.designs import QUESTION, build_plan, default_design, epoch_order
 from factsurv.io import InputError
 from factsurv.modeling import checkpoint as ckpt
 from factsurv.modeling import loading
-from factsurv.modeling.facts import (
+from factsurv.modeling.loading import METHODS, build_trainable_model
+from factsurv.modeling.facts import train_facts
+from factsurv.prompts import (
     PromptSettings,
     encode_prompt,
     encode_statement,
     encode_target,
     render_prompts,
     split_trailing_space,
-    train_facts,
 )
 
 log = logging.getLogger("factsurv")
 
-METHODS = ("lora", "qlora", "full")
 DEFAULT_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 IGNORE = -100
 
@@ -88,8 +88,7 @@ class TrainSettings:
         return d
 
 
-__all__ = ["EpochRecipe", "TrainSettings", "build_model", "epoch_order", "linear_schedule", "train_epoch",
-           "train_epochs"]
+__all__ = ["EpochRecipe", "TrainSettings", "epoch_order", "linear_schedule", "train_epoch", "train_epochs"]
 
 
 def steps_in(n_examples: int, batch_size: int, grad_accum: int) -> int:
@@ -106,33 +105,6 @@ def linear_schedule(warmup: int, total: int):
         return max(0.0, (total - step) / max(1, total - warmup))
 
     return factor
-
-
-def build_model(spec: dict[str, Any], method: str, lora: dict[str, Any], *, device: str | None = None,
-                gradient_checkpointing: bool = False) -> Any:
-    """The base model ready for ``method``: all weights trainable (full) or LoRA adapters (lora,
-    4-bit base + adapters for qlora). Full fine-tuning keeps fp32 master weights."""
-    device = loading.select_device(device)
-    if method not in METHODS:
-        raise InputError(f"training.method: {method!r} is not one of {METHODS}")
-    dtype = "float32" if method == "full" else None
-    model = loading.load_model(spec, device=device, dtype=dtype, quantize_4bit=(method == "qlora"))
-    if method == "full":
-        if gradient_checkpointing:
-            model.gradient_checkpointing_enable()
-        return model
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
-
-    if method == "qlora":
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing)
-    elif gradient_checkpointing:
-        model.gradient_checkpointing_enable()
-        model.enable_input_require_grads()
-    config = LoraConfig(
-        r=int(lora["r"]), lora_alpha=float(lora["alpha"]), lora_dropout=float(lora["dropout"]),
-        target_modules=list(lora["target_modules"]), task_type="CAUSAL_LM", bias="none",
-    )
-    return get_peft_model(model, config)
 
 
 def _rng_state() -> dict[str, Any]:
@@ -197,7 +169,7 @@ class EpochRecipe:
                                   source=str(resume_from))
         torch.manual_seed(s.seed)
         self.tokenizer = loading.load_tokenizer(self.spec)
-        self.model = build_model(self.spec, s.method, s.lora, device=self.device,
+        self.model = build_trainable_model(self.spec, s.method, s.lora, device=self.device,
                                  gradient_checkpointing=s.gradient_checkpointing)
         self._encoded: dict[tuple[str, str, str], tuple[list[int], list[int]]] = {}
         params = [p for p in self.model.parameters() if p.requires_grad]
