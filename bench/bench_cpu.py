@@ -46,7 +46,7 @@ def child(args: argparse.Namespace) -> None:
     t_import = time.perf_counter() - t0
     spec = loading.model_spec({"source": "path"}, args.model)
     prompt = PromptSettings.from_params({}, ONTO_NAMES)
-    settings = train.TrainSettings.from_params(json.loads(args.training), seed=1)
+    settings = train.TrainSettings.from_params(json.loads(args.training), seed=1, threads=args.threads)
     facts = read_facts(args.facts)
     out: dict = {"imports_s": t_import, "load_s": 0.0, "train_s": 0.0, "eval_s": 0.0, "save_s": 0.0}
     tokens = 0
@@ -101,7 +101,8 @@ def child(args: argparse.Namespace) -> None:
         t = time.perf_counter()
         greedy = sub[["fact_id"]].assign(epoch=0, prediction="", correct=0)
         probe_table(model, tok, sub, greedy, prompt,
-                    ProbeSettings(k=args.k, temperature=1.0, top_p=1.0, seed=0, batch_size=32, max_new_tokens=48))
+                    ProbeSettings.from_params(dict(k=args.k, temperature=1.0, top_p=1.0, seed=0, batch_size=32,
+                                                   max_new_tokens=48), threads=args.threads))
         out["probe_s"] = time.perf_counter() - t
         out["probe_facts"] = len(sub)
     out["tokens"] = tokens

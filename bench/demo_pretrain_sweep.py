@@ -126,7 +126,7 @@ def generate(model, tok, texts: list[str], *, sample: bool, k: int, temperature:
     the answer: factsurv.modeling.facts.encode_prompt)."""
     import torch
 
-    settings = PromptSettings(ontology_names=NAMES)
+    settings = PromptSettings.from_params({}, NAMES)
     outs: list[list[str]] = []
     for i in range(0, len(texts), batch):
         ids = [encode_prompt(tok, t, settings) for t in texts[i : i + batch]]
@@ -198,7 +198,7 @@ def finetune_check(model, tok, facts: pd.DataFrame, *, epochs: int, lr: float, b
     texts = prompts_for(facts, prompts.DEFAULT_USER, prompts.DEFAULT_PLAIN)
     train = np.flatnonzero(facts["split"].eq("train").to_numpy())
     examples = []
-    settings = PromptSettings(ontology_names=NAMES)
+    settings = PromptSettings.from_params({}, NAMES)
     for i in train:
         _, lead = split_trailing_space(tok, texts[i], settings)
         p = encode_prompt(tok, texts[i], settings)

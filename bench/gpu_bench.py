@@ -296,6 +296,11 @@ def measure_load(spec: dict[str, Any], device: str) -> dict[str, Any]:
     return out
 
 
+def _training(settings: dict[str, Any]) -> dict[str, Any]:
+    """The training block of ``settings`` (threads is the run's, passed on its own)."""
+    return {k: v for k, v in settings.items() if k != "threads"}
+
+
 def measure_ours(spec: dict[str, Any], facts: Any, method: str, settings: dict[str, Any], device: str,
                  ckpt_dir: Path) -> tuple[dict[str, Any], Any]:
     """EpochRecipe: setup (load + adapters), a warm-up epoch, a measured epoch, a checkpoint."""
@@ -303,7 +308,8 @@ def measure_ours(spec: dict[str, Any], facts: Any, method: str, settings: dict[s
     from factsurv.prompts import PromptSettings
 
     prompt = PromptSettings.from_params({"chat_template": "auto"}, ONTO_NAMES, {"hpo": "HP", "go": "GO"})
-    ts = train.TrainSettings.from_params({**settings, "method": method}, seed=1)
+    ts = train.TrainSettings.from_params({**_training(settings), "method": method}, seed=1,
+                                     threads=settings.get("threads", 0))
     reset_peak(device)
     recipe = train.EpochRecipe(spec, facts, ts, prompt, device=device)
     with Clock(device) as c_setup:
@@ -335,7 +341,7 @@ def measure_trainer(spec: dict[str, Any], examples: list[tuple[list[int], list[i
 
     tok = loading.load_tokenizer(spec)
     pad = tok.pad_token_id
-    lora = train.TrainSettings.from_params(settings, seed=1).lora
+    lora = train.TrainSettings.from_params(_training(settings), seed=1, threads=0).lora
     reset_peak(device)
     torch.manual_seed(1)
     model = loading.build_trainable_model(spec, "lora", lora, device=device)
@@ -418,8 +424,8 @@ def measure_probe(spec: dict[str, Any], facts: Any, device: str, k: int, batch_s
     model = loading.load_model(spec, device=device)
     import pandas as pd
 
-    settings = ProbeSettings(k=k, temperature=1.0, top_p=1.0, seed=0, batch_size=batch_size,
-                             max_new_tokens=max_new_tokens)
+    settings = ProbeSettings.from_params(dict(k=k, temperature=1.0, top_p=1.0, seed=0, batch_size=batch_size,
+                                              max_new_tokens=max_new_tokens), threads=0)
     # the probe's greedy answers come from eval epoch 0 (measured in measure_eval); only sampling here
     greedy = pd.DataFrame({"fact_id": facts["fact_id"], "epoch": 0, "prediction": "", "correct": 0})
     with Clock(device) as c:

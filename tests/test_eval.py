@@ -77,7 +77,7 @@ def test_lora_checkpoint_is_merged_for_eval_without_changing_answers(tiny, tmp_p
     spec, facts = tiny
     settings = TrainSettings.from_params(
         {"method": "lora", "lr": 5e-2, "schedule_epochs": 1, "batch_size": 4,
-         "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}}, seed=1)
+         "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}}, seed=1, threads=0)
     train_epoch(spec, facts, 1, tmp_path / "epoch_1", settings, PROMPT)
     merged, tok, meta = load_trained(spec, tmp_path / "epoch_1", epoch=1)
     assert not isinstance(merged, PeftModel)  # adapter folded in

@@ -21,7 +21,7 @@ PROMPT = PromptSettings.from_params({}, {"hpo": "Human Phenotype Ontology", "go"
 
 def settings(**kw) -> ProbeSettings:
     base = dict(k=3, temperature=1.0, top_p=1.0, seed=5, batch_size=4, max_new_tokens=6)
-    return ProbeSettings(**{**base, **kw})
+    return ProbeSettings.from_params({**base, **kw}, threads=0)
 
 
 @pytest.fixture(scope="module")

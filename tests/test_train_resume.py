@@ -30,7 +30,7 @@ def _settings(method: str, **kw) -> TrainSettings:
                 "grad_accum": 2, "lora": {"r": 4, "alpha": 8, "dropout": 0.1,
                                           "target_modules": ["q_proj", "v_proj", "down_proj"]}}
     training.update(kw)
-    return TrainSettings.from_params(training, seed=3)
+    return TrainSettings.from_params(training, seed=3, threads=0)
 
 
 def _weights(ckpt_dir, method):

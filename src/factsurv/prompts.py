@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -163,27 +163,33 @@ def is_correct(text: str | None, gold: str, prefixes: Iterable[str] = DEFAULT_PR
 
 @dataclass(frozen=True)
 class PromptSettings:
-    """How a fact becomes a question (SPEC §1)."""
+    """How a fact becomes a question (SPEC §1): the config's ``prompt:`` block, the ontologies'
+    names and identifier prefixes. No defaults here: :meth:`from_params` fills what the block leaves
+    out from the config schema."""
 
     ontology_names: dict[str, str]
-    user: str = DEFAULT_USER
-    chat_template: str = "auto"
-    plain: str = DEFAULT_PLAIN
-    prefixes: tuple[str, ...] = field(default=DEFAULT_PREFIXES)
-    date: str | None = None  # YYYY-MM-DD: the day a chat template that asks for today's date sees
+    user: str
+    chat_template: str
+    plain: str
+    prefixes: tuple[str, ...]
+    date: str | None  # YYYY-MM-DD: the day a chat template that asks for today's date sees (None: the clock)
 
     @classmethod
     def from_params(cls, prompt: dict[str, Any], ontology_names: dict[str, str],
                     prefixes: dict[str, str] | list[str] | None = None) -> "PromptSettings":
+        """``prompt`` filled from the schema's ``prompt`` defaults, except ``date``: a block without
+        one (the control probe's) leaves the chat template to read the clock, as it always has;
+        ``prefixes`` (the ontologies' identifier prefixes, ``{onto: prefix}`` or a list) default to
+        HP and GO."""
+        from factsurv.config import section_defaults
+
+        unknown = sorted(set(prompt) - {"user", "chat_template", "plain", "date"})
+        if unknown:
+            raise ValueError(f"prompt settings: unknown key(s) {unknown}")
+        values = {**section_defaults("prompt"), "date": None, **prompt}
         pre = tuple(prefixes.values()) if isinstance(prefixes, dict) else tuple(prefixes or ())
-        return cls(
-            ontology_names=dict(ontology_names),
-            user=prompt.get("user", DEFAULT_USER),
-            chat_template=prompt.get("chat_template", "auto"),
-            plain=prompt.get("plain", DEFAULT_PLAIN),
-            prefixes=pre or DEFAULT_PREFIXES,
-            date=prompt.get("date"),
-        )
+        return cls(ontology_names=dict(ontology_names), user=values["user"], chat_template=values["chat_template"],
+                   plain=values["plain"], prefixes=pre or DEFAULT_PREFIXES, date=values["date"])
 
     def as_dict(self) -> dict[str, Any]:
         return {"ontology_names": self.ontology_names, "user": self.user,

@@ -47,7 +47,7 @@ def _settings(method: str) -> TrainSettings:
          "grad_accum": 1, "lora": {"r": 8, "alpha": 16, "dropout": 0.05,
                                    "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj",
                                                       "gate_proj", "up_proj", "down_proj"]}},
-        seed=7,
+        seed=7, threads=0,
     )
 
 

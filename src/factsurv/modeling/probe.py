@@ -35,7 +35,8 @@ SAMPLE_SEP = " || "
 
 @dataclass(frozen=True)
 class ProbeSettings:
-    """The run's ``probe:`` block (defaults: the schema)."""
+    """The run's ``probe:`` block and its ``threads``. No defaults here: :meth:`from_params` fills
+    what the block leaves out from the config schema (``definitions.run.probe``)."""
 
     k: int
     temperature: float
@@ -43,12 +44,17 @@ class ProbeSettings:
     seed: int
     batch_size: int
     max_new_tokens: int
-    threads: int = 0
+    threads: int  # torch CPU threads (runs.<run>.threads; 0 leaves torch's choice)
 
     @classmethod
-    def from_params(cls, probe: dict[str, Any], threads: int = 0) -> "ProbeSettings":
-        known = {k: v for k, v in probe.items() if k in cls.__dataclass_fields__ and k != "threads"}
-        return cls(**known, threads=int(threads))
+    def from_params(cls, probe: dict[str, Any], threads: int) -> "ProbeSettings":
+        from factsurv.config import section_defaults
+
+        known = set(cls.__dataclass_fields__) - {"threads"}
+        unknown = sorted(set(probe) - known)
+        if unknown:
+            raise InputError(f"probe settings: unknown key(s) {unknown}")
+        return cls(**{**section_defaults("definitions.run.probe"), **probe}, threads=int(threads))
 
 
 def mastery(greedy_correct: int, n_correct: int, n_samples: int) -> str:

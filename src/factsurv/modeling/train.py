@@ -20,7 +20,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,41 +43,43 @@ from factsurv.prompts import (
 
 log = logging.getLogger("factsurv")
 
-DEFAULT_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 IGNORE = -100
 
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """The run's ``training:`` block and seed (what ``train_epoch`` receives through params)."""
+    """The run's ``training:`` block, its ``threads`` and seed (what ``train_epoch`` receives through
+    params). No defaults here: :meth:`from_params` fills what the block leaves out from the config
+    schema (``definitions.run.training``)."""
 
-    method: str = "lora"
-    lr: float = 2e-4
-    schedule_epochs: int = 20
-    warmup_ratio: float = 0.03
-    batch_size: int = 16
-    grad_accum: int = 1
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    gradient_checkpointing: bool = False
-    threads: int = 0
-    lora: dict[str, Any] = field(default_factory=lambda: {"r": 16, "alpha": 32, "dropout": 0.05,
-                                                          "target_modules": list(DEFAULT_TARGETS)})
-    seed: int = 1
+    method: str
+    lr: float
+    schedule_epochs: int
+    warmup_ratio: float
+    batch_size: int
+    grad_accum: int
+    weight_decay: float
+    max_grad_norm: float
+    gradient_checkpointing: bool
+    threads: int  # torch CPU threads (runs.<run>.threads; 0 leaves torch's choice)
+    lora: dict[str, Any]
+    seed: int
 
     @classmethod
-    def from_params(cls, training: dict[str, Any], seed: int) -> "TrainSettings":
-        known = {k: v for k, v in training.items() if k in cls.__dataclass_fields__ and k != "seed"}
-        unknown = sorted(set(training) - set(known))
+    def from_params(cls, training: dict[str, Any], seed: int, threads: int) -> "TrainSettings":
+        from factsurv.config import section_defaults
+
+        known = set(cls.__dataclass_fields__) - {"seed", "threads"}
+        unknown = sorted(set(training) - known)
         if unknown:
             raise InputError(f"training settings: unknown key(s) {unknown}")
-        s = cls(**known, seed=int(seed))
+        defaults = section_defaults("definitions.run.training")
+        values = {**defaults, **training}
+        values["lora"] = {**defaults["lora"], **dict(training.get("lora") or {})}
+        values["lora"]["target_modules"] = list(values["lora"]["target_modules"])
+        s = cls(**values, threads=int(threads), seed=int(seed))
         if s.method not in METHODS:
             raise InputError(f"training.method: {s.method!r} is not one of {METHODS}")
-        lora = {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": list(DEFAULT_TARGETS)}
-        lora.update(dict(s.lora or {}))
-        lora["target_modules"] = list(lora["target_modules"])
-        object.__setattr__(s, "lora", lora)
         return s
 
     def plan(self) -> dict[str, Any]:
