@@ -94,6 +94,7 @@ rule discrete_time:
     input:
         events="results/{run}/analysis/events_{kind}.tsv",
         cox="results/{run}/analysis/cox_{kind}.tsv",
+        trajectories="results/{run}/analysis/trajectories.tsv",
     output:
         "results/{run}/analysis/cloglog_{kind}.tsv",
     log:
