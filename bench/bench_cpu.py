@@ -57,7 +57,7 @@ def child(args: argparse.Namespace) -> None:
         r.setup(prev)
         out["load_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        stats = r.train_epoch(args.epoch)
+        stats = r.run_epoch(args.epoch)
         out["train_s"] = time.perf_counter() - t
         tokens = stats["tokens"]
         t = time.perf_counter()
@@ -81,7 +81,7 @@ def child(args: argparse.Namespace) -> None:
         out["eval_s"] += time.perf_counter() - t
         for e in range(1, args.epoch + 1):
             t = time.perf_counter()
-            stats = r.train_epoch(e)
+            stats = r.run_epoch(e)
             out["train_s"] += time.perf_counter() - t
             tokens += stats["tokens"]
             t = time.perf_counter()

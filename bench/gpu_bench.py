@@ -315,9 +315,9 @@ def measure_ours(spec: dict[str, Any], facts: Any, method: str, settings: dict[s
     with Clock(device) as c_setup:
         recipe.setup(None)
     with Clock(device) as c_warm:
-        warm = recipe.train_epoch(1)
+        warm = recipe.run_epoch(1)
     with Clock(device) as c_meas:
-        stats = recipe.train_epoch(2)
+        stats = recipe.run_epoch(2)
     with Clock(device) as c_save:
         recipe.save_checkpoint(ckpt_dir, stats)
     n_trainable = sum(p.numel() for p in recipe.model.parameters() if p.requires_grad)

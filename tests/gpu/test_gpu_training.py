@@ -78,7 +78,7 @@ def test_qlora_step_changes_the_adapter_and_only_the_adapter(tiny):
               if not p.requires_grad and p.dtype in (torch.float32, torch.bfloat16, torch.float16)}
     quant = {n: p.detach().clone() for n, p in model.named_parameters() if p.dtype == torch.uint8}
     assert quant, "no packed 4-bit weights found"
-    stats = recipe.train_epoch(1)
+    stats = recipe.run_epoch(1)
     assert stats["step"] == 4 and stats["tokens"] > 0 and stats["loss"] == stats["loss"]  # not NaN
     after = dict(model.named_parameters())
     moved = max(float((after[n].detach() - v).abs().max()) for n, v in lora.items())

@@ -1,7 +1,7 @@
 """Fine-tuning one epoch at a time, resumable exactly (a torchtune-style recipe).
 
 :class:`EpochRecipe` holds the whole loop: ``setup`` (base model, method, optimizer, schedule, and
-the state of the previous epoch when resuming), ``train_epoch`` (one pass over the epoch's rows of
+the state of the previous epoch when resuming), ``run_epoch`` (one pass over the epoch's rows of
 the training plan, in the plan's order), and ``save_checkpoint`` (weights AND recipe state). Running epochs 1..3 as three processes that each resume from the previous checkpoint gives
 the same weights as one process running three epochs.
 
@@ -235,7 +235,7 @@ class EpochRecipe:
         return {"input_ids": t(ids), "labels": t(labels), "attention_mask": t(mask)}
 
     # -- train ---------------------------------------------------------------------------------
-    def train_epoch(self, epoch: int | None = None) -> dict[str, Any]:
+    def run_epoch(self, epoch: int | None = None) -> dict[str, Any]:
         """One pass over the epoch's plan rows; returns loss, tokens, seconds."""
         import torch
         from tqdm.auto import tqdm
@@ -325,7 +325,7 @@ def train_epoch(spec: dict[str, Any], facts_path: str | os.PathLike[str], epoch:
         if meta.get("epoch") != epoch - 1:
             raise ckpt.CheckpointMismatch(f"{previous}: is epoch {meta.get('epoch')}, expected {epoch - 1}")
     recipe.setup(previous)
-    stats = recipe.train_epoch(epoch)
+    stats = recipe.run_epoch(epoch)
     recipe.save_checkpoint(out_dir, stats)
     return stats
 
@@ -345,7 +345,7 @@ def train_epochs(spec: dict[str, Any], facts_path: str | os.PathLike[str], epoch
     recipe = EpochRecipe(spec, read_facts(facts_path), settings, prompt, plan=plan, plan_sha256=sha, device=device)
     recipe.setup(None)
     for e in range(1, int(epochs) + 1):
-        stats = recipe.train_epoch(e)
+        stats = recipe.run_epoch(e)
         if out_root is not None:
             recipe.save_checkpoint(Path(out_root) / f"epoch_{e}", stats)
     return recipe
