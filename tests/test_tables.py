@@ -38,6 +38,14 @@ def test_schema_table_covariates_and_run_splits_and_mastery():
     assert defs["design"]["properties"]["select"]["properties"]["mastery"]["items"]["enum"] == list(tables.MASTERY_LEVELS)
 
 
+def test_schema_extra_covariates_and_groups_are_per_fact_columns():
+    defs = _schema()["definitions"]
+    extra = defs["analysis_kind"]["properties"]["extra_covariates"]["items"]["enum"]
+    groups = defs["analysis_group"]["enum"]
+    assert set(extra) <= set(tables.PER_FACT_COLUMNS) and set(groups) <= set(tables.PER_FACT_COLUMNS)
+    assert set(tables.CATEGORICAL_COVARIATES) <= set(tables.PER_FACT_COLUMNS)
+
+
 def test_the_subsets_are_subsets():
     assert tables.FACT_COLUMNS[:len(tables.MODEL_FACT_COLUMNS)] == tables.MODEL_FACT_COLUMNS
     assert set(tables.ANALYSIS_FACT_COLUMNS) <= set(tables.FACT_COLUMNS)

@@ -105,6 +105,8 @@ COVARIATE_COLUMNS = ("namespace", *FACT_COVARIATES, *LITERATURE_COVARIATES)
 #: the numeric per-fact covariates a Cox / discrete-time model may use (config ``analysis.cox.covariates``,
 #: the schema's ``analysis_covariate``): the probe's, the facts', the literature's and the exposure total
 ANALYSIS_COVARIATES = ("latent", "p_correct", *LITERATURE_COVARIATES, *FACT_COVARIATES, EXPOSURE_COVARIATE)
+#: per-fact columns a model enters as indicators against their largest level (not as numbers)
+CATEGORICAL_COVARIATES = ("ontology", "split", "namespace")
 #: trajectories.tsv: one row per fact x epoch
 TRAJECTORY_COLUMNS = ("fact_id", "epoch", "correct", "split", "ontology", "latent", "p_correct", *COVARIATE_COLUMNS,
                       *EXPOSURE_COLUMNS)
@@ -144,8 +146,9 @@ DYNAMICS_COLUMNS = (
 SET_COLUMNS = ("split", "epoch", "n", "correct", "new", "retained", "forgotten", "relearned",
                "confident_errors", "confident_error_share", "train_loss", "best_epoch")
 #: forgetting.tsv
+FORGETTING_FACT_COLUMNS = ("ontology", "split", "latent")
 FORGETTING_COLUMNS = ("kind", "m", "fact_id", "acquired", "duration", "event", "n_forgettings", "n_relearnings",
-                      "ontology", "split", "latent")
+                      *FORGETTING_FACT_COLUMNS)
 #: qvalues.tsv
 QVALUE_COLUMNS = ("kind", "model", "covariate", "hr", "p", "q", "n_tests")
 #: summary.tsv

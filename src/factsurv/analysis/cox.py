@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from factsurv.tables import COX_COLUMNS
+from factsurv.tables import CATEGORICAL_COVARIATES, COX_COLUMNS
 
 log = logging.getLogger("factsurv")
 
@@ -222,7 +222,7 @@ def design_columns(events: pd.DataFrame, covariate: str) -> dict[str, pd.Series]
     ``ontology`` with levels hpo (largest) and go gives ``{"ontology[go]": …}``.
     """
     col = events[covariate]
-    if covariate in ("ontology", "split", "namespace") or not pd.api.types.is_numeric_dtype(col):
+    if covariate in CATEGORICAL_COVARIATES or not pd.api.types.is_numeric_dtype(col):
         counts = col.value_counts()
         ref = sorted(counts[counts == counts.max()].index)[0] if len(counts) else None
         return {f"{covariate}[{lv}]": (col == lv).astype(float).where(col.notna())
