@@ -197,6 +197,12 @@ class PromptSettings:
                 "prefixes": list(self.prefixes), "date": self.date}
 
 
+def render_user(tokenizer: Any, user: str, settings: PromptSettings) -> str:
+    """One user turn (a fact's question or a control item) in the run's prompt format: chat template
+    or ``plain``, with the fixed date."""
+    return render_prompt(tokenizer, user, settings.chat_template, settings.plain, settings.date)
+
+
 def render_prompts(tokenizer: Any, facts: Any, settings: PromptSettings) -> list[str]:
     """The prompt text (up to where the answer starts) for every fact, in table order."""
     out = []
@@ -204,8 +210,7 @@ def render_prompts(tokenizer: Any, facts: Any, settings: PromptSettings) -> list
         if onto not in settings.ontology_names:
             raise InputError(f"facts: ontology {onto!r} has no name in the prompt settings "
                              f"(known: {sorted(settings.ontology_names)})")
-        user = user_message(settings.user, settings.ontology_names[onto], label)
-        out.append(render_prompt(tokenizer, user, settings.chat_template, settings.plain, settings.date))
+        out.append(render_user(tokenizer, user_message(settings.user, settings.ontology_names[onto], label), settings))
     return out
 
 
