@@ -156,7 +156,9 @@ rule summary:
         forgetting_curves="results/{run}/analysis/km_forgetting.tsv",
         # the control probe's accuracy (control.smk), unless control.enabled is false
         control=(
-            ["results/{run}/analysis/control.tsv"] if config["control"]["enabled"] else []
+            ["results/{run}/analysis/control.tsv"]
+            if config["control"]["enabled"]
+            else []
         ),
     output:
         "results/{run}/analysis/summary.tsv",
@@ -225,7 +227,9 @@ rule figures:
         epoch_sets="results/{run}/analysis/epoch_sets.tsv",
         forgetting_curves="results/{run}/analysis/km_forgetting.tsv",
         control=(
-            ["results/{run}/analysis/control.tsv"] if config["control"]["enabled"] else []
+            ["results/{run}/analysis/control.tsv"]
+            if config["control"]["enabled"]
+            else []
         ),
     output:
         **{name: figure_outputs(*spec) for name, spec in RUN_FIGURES.items()},

@@ -47,7 +47,9 @@ COX_KIND_SETTINGS = canonical(
 
 def run_analysis_tables(run, stem):
     """results/{run}/analysis/{stem}_{kind}.tsv of every kind, by kind."""
-    return {kind: f"results/{run}/analysis/{stem}_{kind}.tsv" for kind in ANALYSIS_KINDS}
+    return {
+        kind: f"results/{run}/analysis/{stem}_{kind}.tsv" for kind in ANALYSIS_KINDS
+    }
 
 
 def per_kind(stem):

@@ -63,4 +63,3 @@ rule control_accuracy:
         "../../envs/analysis.yaml"
     script:
         "../scripts/control_accuracy.py"
-
