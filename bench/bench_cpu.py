@@ -37,7 +37,8 @@ def child(args: argparse.Namespace) -> None:
     import torch
 
     from factsurv.modeling import evaluate, loading, train
-    from factsurv.modeling.facts import PromptSettings, read_facts
+    from factsurv.modeling.facts import read_facts
+    from factsurv.prompts import PromptSettings
 
     if args.method == "lora":
         import peft  # noqa: F401  (what a LoRA job imports)
@@ -45,7 +46,7 @@ def child(args: argparse.Namespace) -> None:
     t_import = time.perf_counter() - t0
     spec = loading.model_spec({"source": "path"}, args.model)
     prompt = PromptSettings.from_params({}, ONTO_NAMES)
-    settings = train.TrainSettings.from_params(json.loads(args.training), seed=1)
+    settings = train.TrainSettings.from_params(json.loads(args.training), seed=1, threads=args.threads)
     facts = read_facts(args.facts)
     out: dict = {"imports_s": t_import, "load_s": 0.0, "train_s": 0.0, "eval_s": 0.0, "save_s": 0.0}
     tokens = 0
@@ -56,7 +57,7 @@ def child(args: argparse.Namespace) -> None:
         r.setup(prev)
         out["load_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        stats = r.train_epoch(args.epoch)
+        stats = r.run_epoch(args.epoch)
         out["train_s"] = time.perf_counter() - t
         tokens = stats["tokens"]
         t = time.perf_counter()
@@ -80,7 +81,7 @@ def child(args: argparse.Namespace) -> None:
         out["eval_s"] += time.perf_counter() - t
         for e in range(1, args.epoch + 1):
             t = time.perf_counter()
-            stats = r.train_epoch(e)
+            stats = r.run_epoch(e)
             out["train_s"] += time.perf_counter() - t
             tokens += stats["tokens"]
             t = time.perf_counter()
@@ -100,7 +101,8 @@ def child(args: argparse.Namespace) -> None:
         t = time.perf_counter()
         greedy = sub[["fact_id"]].assign(epoch=0, prediction="", correct=0)
         probe_table(model, tok, sub, greedy, prompt,
-                    ProbeSettings(k=args.k, temperature=1.0, top_p=1.0, seed=0, batch_size=32, max_new_tokens=48))
+                    ProbeSettings.from_params(dict(k=args.k, temperature=1.0, top_p=1.0, seed=0, batch_size=32,
+                                                   max_new_tokens=48), threads=args.threads))
         out["probe_s"] = time.perf_counter() - t
         out["probe_facts"] = len(sub)
     out["tokens"] = tokens

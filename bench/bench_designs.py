@@ -84,7 +84,8 @@ def main() -> None:
     for run in args.runs:
         epochs = cfg["runs"][run]["epochs"]
         targets += [f"results/{run}/train_plan.tsv"] + [f"results/{run}/eval/epoch_{e}.tsv" for e in range(epochs + 1)]
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1")
+    # the jobs import the copy's package, not the one the venv's editable install points at
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1", PYTHONPATH=str(wd / "src"))
     t0 = time.monotonic()
     if not args.partial:
         proc = subprocess.run([str(REPO / ".venv/bin/snakemake"), "--cores", str(args.cores), *targets,

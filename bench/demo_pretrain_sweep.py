@@ -32,10 +32,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from factsurv import prompts  # noqa: E402
-from factsurv.modeling.demo import ArchitectureSettings, build_model, train_tokenizer, wrap_tokenizer  # noqa: E402
+from factsurv.modeling.demo import ArchitectureSettings, init_demo_model, train_tokenizer, wrap_tokenizer  # noqa: E402
 from factsurv.modeling.demo_corpus import CorpusSettings, build_corpus  # noqa: E402
 from factsurv.modeling.demo_pretrain import PretrainSettings, pretrain  # noqa: E402
-from factsurv.modeling.facts import PromptSettings, encode_prompt, encode_target, split_trailing_space  # noqa: E402
+from factsurv.prompts import PromptSettings, encode_prompt, encode_target, split_trailing_space  # noqa: E402
 
 NAMES = {"hpo": "Human Phenotype Ontology", "go": "Gene Ontology"}
 
@@ -126,7 +126,7 @@ def generate(model, tok, texts: list[str], *, sample: bool, k: int, temperature:
     the answer: factsurv.modeling.facts.encode_prompt)."""
     import torch
 
-    settings = PromptSettings(ontology_names=NAMES)
+    settings = PromptSettings.from_params({}, NAMES)
     outs: list[list[str]] = []
     for i in range(0, len(texts), batch):
         ids = [encode_prompt(tok, t, settings) for t in texts[i : i + batch]]
@@ -198,7 +198,7 @@ def finetune_check(model, tok, facts: pd.DataFrame, *, epochs: int, lr: float, b
     texts = prompts_for(facts, prompts.DEFAULT_USER, prompts.DEFAULT_PLAIN)
     train = np.flatnonzero(facts["split"].eq("train").to_numpy())
     examples = []
-    settings = PromptSettings(ontology_names=NAMES)
+    settings = PromptSettings.from_params({}, NAMES)
     for i in train:
         _, lead = split_trailing_space(tok, texts[i], settings)
         p = encode_prompt(tok, texts[i], settings)
@@ -295,7 +295,7 @@ def main() -> None:
             finetune_check(model, tok, facts, epochs=args.finetune_epochs, lr=args.finetune_lr, batch=args.finetune_batch, seed=0)
         return
     tok = wrap_tokenizer(train_tokenizer(docs, int(top["vocab_size"])))
-    model = build_model(tok, arch, int(top["seed"]))
+    model = init_demo_model(tok, arch, int(top["seed"]))
     setup_s = time.perf_counter() - t0
     n_params = sum(p.numel() for p in model.parameters())
     eval_passes = {int(x) for x in args.eval_passes.split(",") if x}

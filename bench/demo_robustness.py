@@ -92,7 +92,8 @@ def main() -> None:
     cfg, names = case_config(seeds, threads)
     (wd / "config" / "robustness.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     snakemake = str(Path(sys.executable).parent / "snakemake")
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    # the jobs import the copy's package, not the one the venv's editable install points at
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(wd / "src"))
     t0 = time.perf_counter()
     proc = subprocess.run([snakemake, "--cores", str(args.cores), "--configfile", "config/robustness.yaml",
                            "--keep-going", "--rerun-incomplete"], cwd=wd, env=env)

@@ -40,7 +40,8 @@ def main() -> None:
     import bench_probe
     from factsurv import prompts
     from factsurv.modeling.evaluate import load_trained
-    from factsurv.modeling.facts import PromptSettings, encode_prompt, read_facts, render_prompts
+    from factsurv.modeling.facts import read_facts
+    from factsurv.prompts import PromptSettings, encode_prompt, render_prompts
     from factsurv.modeling.generation import generate_answers
     from factsurv.modeling.loading import model_spec
 

@@ -272,7 +272,7 @@ def import_seconds() -> float:
 
 
 def prompt_stats(tokenizer: Any, facts: Any, prompt: Any) -> dict[str, Any]:
-    from factsurv.modeling.facts import encode_prompt, encode_target, render_prompts
+    from factsurv.prompts import encode_prompt, encode_target, render_prompts
 
     ids = [encode_prompt(tokenizer, p, prompt) for p in render_prompts(tokenizer, facts, prompt)]
     tgt = [encode_target(tokenizer, str(t)) for t in facts["term_id"]]
@@ -296,22 +296,28 @@ def measure_load(spec: dict[str, Any], device: str) -> dict[str, Any]:
     return out
 
 
+def _training(settings: dict[str, Any]) -> dict[str, Any]:
+    """The training block of ``settings`` (threads is the run's, passed on its own)."""
+    return {k: v for k, v in settings.items() if k != "threads"}
+
+
 def measure_ours(spec: dict[str, Any], facts: Any, method: str, settings: dict[str, Any], device: str,
                  ckpt_dir: Path) -> tuple[dict[str, Any], Any]:
     """EpochRecipe: setup (load + adapters), a warm-up epoch, a measured epoch, a checkpoint."""
     from factsurv.modeling import train
-    from factsurv.modeling.facts import PromptSettings
+    from factsurv.prompts import PromptSettings
 
     prompt = PromptSettings.from_params({"chat_template": "auto"}, ONTO_NAMES, {"hpo": "HP", "go": "GO"})
-    ts = train.TrainSettings.from_params({**settings, "method": method}, seed=1)
+    ts = train.TrainSettings.from_params({**_training(settings), "method": method}, seed=1,
+                                     threads=settings.get("threads", 0))
     reset_peak(device)
     recipe = train.EpochRecipe(spec, facts, ts, prompt, device=device)
     with Clock(device) as c_setup:
         recipe.setup(None)
     with Clock(device) as c_warm:
-        warm = recipe.train_epoch(1)
+        warm = recipe.run_epoch(1)
     with Clock(device) as c_meas:
-        stats = recipe.train_epoch(2)
+        stats = recipe.run_epoch(2)
     with Clock(device) as c_save:
         recipe.save_checkpoint(ckpt_dir, stats)
     n_trainable = sum(p.numel() for p in recipe.model.parameters() if p.requires_grad)
@@ -335,10 +341,10 @@ def measure_trainer(spec: dict[str, Any], examples: list[tuple[list[int], list[i
 
     tok = loading.load_tokenizer(spec)
     pad = tok.pad_token_id
-    lora = train.TrainSettings.from_params(settings, seed=1).lora
+    lora = train.TrainSettings.from_params(_training(settings), seed=1, threads=0).lora
     reset_peak(device)
     torch.manual_seed(1)
-    model = train.build_model(spec, "lora", lora, device=device)
+    model = loading.build_trainable_model(spec, "lora", lora, device=device)
 
     class Examples(torch.utils.data.Dataset):
         def __len__(self) -> int:
@@ -392,7 +398,7 @@ def measure_trainer(spec: dict[str, Any], examples: list[tuple[list[int], list[i
 def measure_eval(spec: dict[str, Any], facts: Any, ckpt_dir: Path, device: str, batch_size: int,
                  max_new_tokens: int) -> dict[str, Any]:
     from factsurv.modeling import evaluate
-    from factsurv.modeling.facts import PromptSettings
+    from factsurv.prompts import PromptSettings
 
     prompt = PromptSettings.from_params({"chat_template": "auto"}, ONTO_NAMES, {"hpo": "HP", "go": "GO"})
     reset_peak(device)
@@ -409,7 +415,7 @@ def measure_eval(spec: dict[str, Any], facts: Any, ckpt_dir: Path, device: str, 
 def measure_probe(spec: dict[str, Any], facts: Any, device: str, k: int, batch_size: int,
                   max_new_tokens: int) -> dict[str, Any]:
     from factsurv.modeling import loading
-    from factsurv.modeling.facts import PromptSettings
+    from factsurv.prompts import PromptSettings
     from factsurv.modeling.probe import ProbeSettings, probe_table
 
     prompt = PromptSettings.from_params({"chat_template": "auto"}, ONTO_NAMES, {"hpo": "HP", "go": "GO"})
@@ -418,8 +424,8 @@ def measure_probe(spec: dict[str, Any], facts: Any, device: str, k: int, batch_s
     model = loading.load_model(spec, device=device)
     import pandas as pd
 
-    settings = ProbeSettings(k=k, temperature=1.0, top_p=1.0, seed=0, batch_size=batch_size,
-                             max_new_tokens=max_new_tokens)
+    settings = ProbeSettings.from_params(dict(k=k, temperature=1.0, top_p=1.0, seed=0, batch_size=batch_size,
+                                              max_new_tokens=max_new_tokens), threads=0)
     # the probe's greedy answers come from eval epoch 0 (measured in measure_eval); only sampling here
     greedy = pd.DataFrame({"fact_id": facts["fact_id"], "epoch": 0, "prediction": "", "correct": 0})
     with Clock(device) as c:
@@ -538,7 +544,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         res["model"] = {"reused": str(model_dir)}
     res["model"]["dir"] = str(model_dir)
     spec = loading.model_spec({"source": "path", "dtype": "auto", "attn_implementation": "sdpa"}, model_dir)
-    from factsurv.modeling.facts import PromptSettings
+    from factsurv.prompts import PromptSettings
 
     tok = loading.load_tokenizer(spec)
     prompt = PromptSettings.from_params({"chat_template": "auto"}, ONTO_NAMES, {"hpo": "HP", "go": "GO"})

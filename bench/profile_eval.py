@@ -45,8 +45,9 @@ def main() -> None:
     from factsurv import prompts
     from factsurv.modeling import generation
     from factsurv.modeling.evaluate import load_trained
-    from factsurv.modeling.facts import (PromptSettings, encode_prompt, encode_target, read_facts, render_prompts,
-                                         split_trailing_space)
+    from factsurv.modeling.facts import read_facts
+    from factsurv.prompts import (PromptSettings, encode_prompt, encode_target, render_prompts,
+                                  split_trailing_space)
     from factsurv.modeling.loading import model_spec
 
     torch.set_num_threads(args.threads)

@@ -486,3 +486,69 @@ def test_bootstrap_ci_of_the_peak_epoch_covers_the_planted_peak_and_is_seeded():
     pd.testing.assert_frame_equal(dyn, dynamics_table({"acquisition": ev}, bootstrap=300, seed=3))
     other = dynamics_table({"acquisition": ev}, bootstrap=300, seed=4)
     assert not other["rmst_lower_95"].equals(dyn["rmst_lower_95"])  # the seed matters
+
+
+# --- exposure as a time-varying covariate (issue 11) --------------------------------------------
+
+from factsurv.analysis.discrete_time import exposure_constant, exposure_matrix  # noqa: E402
+
+
+def _exposure_study(seed: int, repeats: np.ndarray, epochs: int = 8, a: float = -4.0, b: float = 1.0):
+    """Facts shown ``repeats`` times per epoch; the hazard of acquisition in epoch e is
+    cloglog⁻¹(a + b·log(1 + exposures so far)). Returns (events, trajectories)."""
+    rng = np.random.default_rng(seed)
+    n = len(repeats)
+    fact_ids = [f"f{i:04d}" for i in range(n)]
+    duration, event = np.full(n, epochs), np.zeros(n, dtype=int)
+    for i in range(n):
+        for e in range(1, epochs + 1):
+            h = 1 - np.exp(-np.exp(a + b * np.log1p(repeats[i] * e)))
+            if rng.random() < h:
+                duration[i], event[i] = e, 1
+                break
+    events = pd.DataFrame({"fact_id": fact_ids, "duration": duration, "event": event,
+                           "latent": rng.integers(0, 2, n), "ontology": "hpo", "exposures": repeats * epochs})
+    traj = pd.DataFrame([{"fact_id": f, "epoch": e, "exposures_so_far": int(r * e)}
+                         for f, r in zip(fact_ids, repeats) for e in range(epochs + 1)])
+    return events, traj
+
+
+def test_exposures_so_far_enters_the_discrete_time_model_and_recovers_a_planted_effect():
+    repeats = np.tile([1, 2, 4, 8], 200)  # power-law-like: per-fact repeats, constant over epochs
+    ev, traj = _exposure_study(seed=21, repeats=repeats)
+    s = cox_settings(covariates=["latent"])
+    cl, problems = cloglog_table(ev, s, _dt(), exposure=exposure_matrix(traj))
+    assert not problems
+    alone = _get(cl, "univariable", "exposures_so_far")
+    multi = _get(cl, "multivariable + exposures_so_far", "exposures_so_far")
+    for row in (alone, multi):
+        print(row["model"], f"HR per log(1 + count) {row['hr']:.2f} [{row['hr_lower_95']:.2f}, {row['hr_upper_95']:.2f}]")
+        assert row["converged"] == True  # noqa: E712
+        assert row["hr_lower_95"] > 1.0  # the planted direction: more examples so far, higher hazard
+        assert row["hr_lower_95"] < np.exp(1.0) < row["hr_upper_95"]  # and its size (b = 1)
+        assert row["transform"].startswith("log1p")
+    noise = _get(cl, "multivariable + exposures_so_far", "latent")
+    assert noise["hr_lower_95"] < 1.0 < noise["hr_upper_95"]
+    # off in the config: no exposure models
+    off, _ = cloglog_table(ev, s, _dt(exposures_so_far=False), exposure=exposure_matrix(traj))
+    assert "exposures_so_far" not in set(off["covariate"])
+
+
+def test_exposures_so_far_constant_across_facts_is_dropped_with_a_note():
+    ev, traj = _exposure_study(seed=22, repeats=np.ones(400, dtype=int))  # uniform: count = epoch for all
+    s = cox_settings(covariates=["latent", "exposures"])
+    cl, problems = cloglog_table(ev, s, _dt(), exposure=exposure_matrix(traj))
+    assert not problems
+    row = _get(cl, "univariable", "exposures_so_far")
+    assert np.isnan(row["hr"]) and "the same for every shown fact" in row["warning"]
+    assert "multivariable + exposures_so_far" not in set(cl["model"])
+    # the total is constant too: dropped from the models with a note, the others fitted
+    assert "no variation" in _get(cl, "univariable", "exposures")["warning"]
+    assert _get(cl, "multivariable", "latent")["converged"] == True  # noqa: E712
+    # trajectories without the plan's exposure (older runs): nothing to enter, nothing breaks
+    assert exposure_matrix(traj.assign(exposures_so_far=pd.NA)) is None
+    plain, _ = cloglog_table(ev, s, _dt(), exposure=None)
+    assert "exposures_so_far" not in set(plain["covariate"])
+    from factsurv.analysis.cox import build_design
+
+    assert "no training plan" in exposure_constant(build_design("m", ev, [], s), None)

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from conftest import run_snakemake, write_config
-from factsurv.config import ConfigError, validate_config
+from factsurv.config import ConfigError, section_defaults, validate_config
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
@@ -81,3 +81,54 @@ def test_defaults_written_in_definitions_are_filled():
     out = validated(cfg)
     assert out["models"]["demo"]["demo"]["seed"] == 0  # demo_model definition's defaults
     assert out["runs"]["demo"]["resources"]["gpu"] == 0
+
+
+def test_settings_classes_carry_no_defaults_of_their_own():
+    """Defaults live in the config schema only: no field of a ``*Settings`` dataclass of factsurv
+    has a default (a settings class fills what a block leaves out from ``section_defaults``)."""
+    import dataclasses
+    import importlib
+    import pkgutil
+
+    import factsurv
+
+    # not config keys: the corpus's statement templates are a module constant, not a setting
+    exempt = {("CorpusSettings", "templates")}
+    found, offenders = [], []
+    for mod in pkgutil.walk_packages(factsurv.__path__, "factsurv."):
+        module = importlib.import_module(mod.name)
+        for name, obj in vars(module).items():
+            if (name.endswith("Settings") and dataclasses.is_dataclass(obj) and isinstance(obj, type)
+                    and obj.__module__ == module.__name__):
+                found.append(name)
+                offenders += [f"{name}.{f.name}" for f in dataclasses.fields(obj)
+                              if (name, f.name) not in exempt and (f.default is not dataclasses.MISSING
+                                                                 or f.default_factory is not dataclasses.MISSING)]
+    assert {"TrainSettings", "ProbeSettings", "CorpusSettings", "PromptSettings", "CoxSettings"} <= set(found)
+    assert offenders == []
+
+
+def test_settings_built_outside_a_run_get_the_schema_defaults():
+    from factsurv import prompts
+    from factsurv.modeling.demo import ArchitectureSettings
+    from factsurv.modeling.demo_pretrain import PretrainSettings
+    from factsurv.modeling.probe import ProbeSettings
+    from factsurv.modeling.train import TrainSettings
+
+    training = section_defaults("definitions.run.training")
+    ts = TrainSettings.from_params({"lr": 0.5, "lora": {"r": 2}}, seed=3, threads=0)
+    assert ts.lr == 0.5 and ts.batch_size == training["batch_size"] and ts.seed == 3
+    assert ts.lora == {**training["lora"], "r": 2}
+    ps = ProbeSettings.from_params({"k": 4}, threads=1)
+    assert ps.k == 4 and ps.max_new_tokens == section_defaults("definitions.run.probe")["max_new_tokens"]
+    assert PretrainSettings.from_mapping({}).lr == section_defaults("definitions.demo_model.pretrain")["lr"]
+    assert ArchitectureSettings.from_mapping({}).hidden_size == section_defaults("definitions.demo_model.architecture")["hidden_size"]
+    prompt = section_defaults("prompt")
+    ps = prompts.PromptSettings.from_params({}, {"hpo": "HPO"})
+    assert (ps.user, ps.plain, ps.chat_template) == (prompt["user"], prompt["plain"], prompt["chat_template"])
+    # the prompts module's fallbacks for its own functions are the schema's values
+    assert (prompts.DEFAULT_USER, prompts.DEFAULT_PLAIN) == (prompt["user"], prompt["plain"])
+    with pytest.raises(Exception, match="unknown"):
+        TrainSettings.from_params({"threads": 2}, seed=1, threads=0)
+    with pytest.raises(Exception, match="unknown"):
+        ProbeSettings.from_params({"bogus": 1}, threads=0)

@@ -18,7 +18,7 @@ from factsurv.config import validate_config
 from factsurv.io import InputError, write_tsv
 from factsurv.modeling.control_probe import control_epoch, control_table
 from factsurv.modeling.evaluate import load_trained
-from factsurv.modeling.facts import PromptSettings, encode_prompt, render_prompts
+from factsurv.prompts import PromptSettings, encode_prompt, render_prompts
 from factsurv.modeling.loading import model_spec
 from factsurv.modeling.tiny import build_tiny_model, synthetic_facts
 from factsurv.tables import CONTROL_ACCURACY_COLUMNS, CONTROL_COLUMNS, CONTROL_ITEM_COLUMNS

@@ -14,9 +14,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from factsurv.data.fact_table import REPORT_COLUMNS, Release, facts_from_tables, read_table
+from factsurv.data.fact_table import Release, facts_from_tables, read_table
 from factsurv.data.ontology import parse_terms
-from factsurv.data.sampling import FACT_COLUMNS
+from factsurv.tables import FACT_COLUMNS, FACT_TABLE_REPORT_COLUMNS
 from factsurv.io import InputError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,7 +73,7 @@ def test_error_lists_every_mismatch_and_logs_the_report(releases, counts, caplog
 
 def test_drop_removes_the_mismatches_and_maps_the_alt_id(releases, counts):
     facts, overrides, report = run(releases, counts, "drop")
-    assert list(facts.columns) == FACT_COLUMNS and list(report.columns) == REPORT_COLUMNS
+    assert tuple(facts.columns) == FACT_COLUMNS and tuple(report.columns) == FACT_TABLE_REPORT_COLUMNS
     assert [tuple(r) for r in report[["line", "table_id", "term_id", "issue"]].itertuples(index=False)] == EXPECTED_ISSUES
     assert report.set_index("issue")["action"].to_dict() == {
         "obsolete": "dropped", "alt_id": "mapped", "label_differs": "dropped", "unknown": "dropped"}
@@ -141,6 +141,8 @@ def test_labels_from_the_release_when_the_table_has_none(releases, counts, tmp_p
         ("", {"id_column": "id"}, r"bad\.csv: empty file"),
     ],
 )
+
+
 def test_bad_tables_name_file_column_and_line(tmp_path, text, spec, match):
     p = tmp_path / "bad.csv"
     p.write_text(text)

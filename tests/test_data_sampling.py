@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from factsurv.data.sampling import FACT_COLUMNS, eligible_terms, sample_facts
+from factsurv.data.sampling import eligible_terms, sample_facts
+from factsurv.tables import FACT_COLUMNS
 from factsurv.io import InputError
 
 
@@ -38,7 +39,7 @@ def draw(seed, requested=None):
 
 def test_counts_columns_and_eligibility():
     facts = draw(1)
-    assert list(facts.columns) == FACT_COLUMNS
+    assert tuple(facts.columns) == FACT_COLUMNS
     assert facts.groupby(["ontology", "split"]).size().to_dict() == {("go", "heldout"): 10, ("go", "train"): 10, ("hpo", "train"): 20}
     assert facts["fact_id"].is_unique
     assert (facts["fact_id"] == facts["ontology"] + ":" + facts["term_id"]).all()

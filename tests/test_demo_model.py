@@ -10,8 +10,7 @@ import pytest
 
 from factsurv import control, prompts
 from factsurv.config import section_defaults
-from factsurv.modeling.facts import PromptSettings, encode_prompt, encode_target, split_trailing_space
-from factsurv.modeling.demo import ArchitectureSettings, build_base, build_model, train_tokenizer, wrap_tokenizer
+from factsurv.modeling.demo import ArchitectureSettings, build_base, init_demo_model, train_tokenizer, wrap_tokenizer
 from factsurv.modeling.demo_corpus import (
     CorpusSettings,
     build_corpus,
@@ -29,6 +28,7 @@ from factsurv.modeling.demo_pretrain import (
     pack_blocks,
     pretrain,
 )
+from factsurv.prompts import PromptSettings, encode_prompt, encode_target, split_trailing_space
 
 NAMES = {"hpo": "Human Phenotype Ontology", "go": "Gene Ontology"}
 CORPUS_DEFAULTS = section_defaults("definitions.demo_model.corpus")
@@ -181,8 +181,8 @@ def test_corpus_needs_every_ontology_name():
 
 
 # ---------------------------------------------------------------- tokenizer and model
-TINY = ArchitectureSettings(
-    hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, max_position_embeddings=128
+TINY = ArchitectureSettings.from_mapping(
+    dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, max_position_embeddings=128)
 )
 
 
@@ -218,11 +218,11 @@ def test_base_model_saves_and_reloads_with_auto_classes(tmp_path, corpus_docs):
     assert (tmp_path / "base" / "model.safetensors").exists()
     assert len(tok) == summary["vocab_size"] == model.config.vocab_size
     assert tok("Question: x")["input_ids"][0] == model.config.bos_token_id == tok.bos_token_id
-    again = build_model(wrap_tokenizer(train_tokenizer(corpus_docs, 400)), TINY, seed=7)
+    again = init_demo_model(wrap_tokenizer(train_tokenizer(corpus_docs, 400)), TINY, seed=7)
     ids = torch.tensor([tok("HP:0001250")["input_ids"]])
     with torch.no_grad():
         assert torch.allclose(model(ids).logits, again(ids).logits, atol=1e-6)
-    different = build_model(tok, TINY, seed=8)
+    different = init_demo_model(tok, TINY, seed=8)
     with torch.no_grad():
         assert not torch.allclose(model(ids).logits, different(ids).logits)
 
@@ -259,8 +259,8 @@ def test_pack_blocks_concatenates_whole_documents_and_drops_the_remainder():
 
 def test_pretrain_lowers_the_loss_and_reports_metrics(corpus_docs):
     tok = wrap_tokenizer(train_tokenizer(corpus_docs, 400))
-    model = build_model(tok, TINY, seed=0)
-    settings = PretrainSettings(passes=3, lr=1e-2, block_size=64, batch_size=8, warmup_ratio=0.0)
+    model = init_demo_model(tok, TINY, seed=0)
+    settings = PretrainSettings.from_mapping(dict(passes=3, lr=1e-2, block_size=64, batch_size=8, warmup_ratio=0.0))
     seen: list[int] = []
     metrics = pretrain(model, tok, corpus_docs, settings, seed=0, progress=False, on_pass_end=lambda p, m: seen.append(p))
     losses = [p["mean_loss"] for p in metrics["passes"]]
@@ -273,7 +273,7 @@ def test_pretrain_lowers_the_loss_and_reports_metrics(corpus_docs):
 def test_question_documents_are_encoded_as_fine_tuning_and_the_probe_encode_them(corpus_docs):
     """The corpus's question form tokenizes to the probe's prompt ids + the fine-tuning target ids."""
     tok = wrap_tokenizer(train_tokenizer(corpus_docs, 400))
-    settings = PromptSettings(ontology_names=NAMES)
+    settings = PromptSettings.from_params({}, NAMES)
     prompt = prompts.render_prompt(None, prompts.user_message(prompts.DEFAULT_USER, "Gene Ontology", "nucleus"), mode="never")
     doc = question_text(prompts.DEFAULT_USER, prompts.DEFAULT_PLAIN, "Gene Ontology", "nucleus", "GO:0005634")
     _, lead = split_trailing_space(tok, prompt, settings)
@@ -299,11 +299,13 @@ def test_pretraining_memorises_frequent_facts():
     s = corpus_settings(scale=1, offset=0, max_mentions=30, question_share=1.0, distractors=0)
     docs, _ = build_corpus(facts, terms, NAMES, s)
     tok = wrap_tokenizer(train_tokenizer(docs, 400))
-    model = build_model(
-        tok, ArchitectureSettings(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2), 0
+    model = init_demo_model(
+        tok, ArchitectureSettings.from_mapping(
+            dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2)), 0
     )
-    pretrain(model, tok, docs, PretrainSettings(passes=20, lr=1e-2, block_size=64, batch_size=8), 0, progress=False)
-    settings = PromptSettings(ontology_names=NAMES)
+    pretrain(model, tok, docs, PretrainSettings.from_mapping(dict(passes=20, lr=1e-2, block_size=64, batch_size=8)), 0,
+             progress=False)
+    settings = PromptSettings.from_params({}, NAMES)
     texts = [
         prompts.render_prompt(None, prompts.user_message(prompts.DEFAULT_USER, NAMES[o], lab), mode="never")
         for o, lab in zip(facts["ontology"], facts["label"])

@@ -233,3 +233,36 @@ def test_exposures_enter_the_cox_model_as_a_covariate():
     table, _ = cox_table(ev, settings)
     row = table[(table["model"] == "multivariable") & (table["covariate"] == "exposures")]
     assert len(row) == 1 and row["n"].iloc[0] == len(ev) and pd.notna(row["hr"].iloc[0])
+
+
+def test_exposures_so_far_reaches_the_discrete_time_model_from_the_plan():
+    """power_law and warm-up make the count so far differ between facts: the discrete-time model
+    fits it; the default qa design does not: one row says why, and nothing fails."""
+    from factsurv.analysis.cox import CoxSettings
+    from factsurv.analysis.discrete_time import DiscreteTimeSettings, cloglog_table, exposure_matrix
+    from factsurv.analysis.events import build_events
+    from factsurv.analysis.synthetic import simulate_study
+    from factsurv.analysis.trajectories import build_trajectories
+    from factsurv.config import section_defaults
+
+    analysis = section_defaults("analysis")
+    cox = CoxSettings.from_config({**analysis["cox"], "covariates": ["latent", "exposures"]})
+    dt = DiscreteTimeSettings.from_config(analysis["discrete_time"])
+    st = simulate_study(counts={"hpo": {"train": 150, "heldout": 0}, "go": {"train": 90, "heldout": 0}},
+                        epochs=4, seed=6)
+    evals = pd.concat(st.evals.values())
+    for d, varies in ((design(exposure__kind="power_law", exposure__alpha=0.5), True),
+                      (design(curriculum__kind="warmup", curriculum__epochs=2), True),
+                      (design(), False), (design(strategy="two_stage", stage_epochs=2), False)):
+        plan = build_plan(st.facts, d, 1, 5, NAMES)
+        traj = build_trajectories(st.facts, st.literature, st.baseline, evals, plan)
+        ev = build_events(traj, "acquisition", splits=["train"])
+        table, problems = cloglog_table(ev, cox, dt, exposure=exposure_matrix(traj))
+        row = table[(table["model"] == "univariable") & (table["covariate"] == "exposures_so_far")].iloc[0]
+        assert not problems
+        if varies:
+            assert row["converged"] == True and pd.notna(row["hr"]), d  # noqa: E712
+            assert "multivariable + exposures_so_far" in set(table["model"])
+        else:
+            assert pd.isna(row["hr"]) and row["warning"].startswith("dropped"), d
+            assert "multivariable + exposures_so_far" not in set(table["model"])

@@ -7,7 +7,8 @@ import math
 
 import pandas as pd
 
-from factsurv.analysis.epoch_sets import SET_COLUMNS, epoch_sets, train_losses
+from factsurv.analysis.epoch_sets import epoch_sets, train_losses
+from factsurv.tables import SET_COLUMNS
 from factsurv.analysis.figures import plot_epoch_sets
 
 

@@ -9,7 +9,7 @@ from factsurv.io import write_tsv
 from factsurv.modeling import generation
 from factsurv.modeling.evaluate import evaluate_epoch
 from factsurv.tables import EVAL_COLUMNS
-from factsurv.modeling.facts import PromptSettings, encode_prompt, encode_target, render_prompts, split_trailing_space
+from factsurv.prompts import PromptSettings, encode_prompt, encode_target, render_prompts, split_trailing_space
 from factsurv.modeling.loading import load_tokenizer, model_spec
 from factsurv.modeling.tiny import build_tiny_model, synthetic_facts
 
@@ -71,23 +71,24 @@ def test_lora_checkpoint_is_merged_for_eval_without_changing_answers(tiny, tmp_p
 
     from factsurv.modeling import checkpoint as ckpt
     from factsurv.modeling.evaluate import load_trained
-    from factsurv.modeling.train import TrainSettings, build_model, train_epoch
+    from factsurv.modeling.loading import build_trainable_model
+    from factsurv.modeling.train import TrainSettings, train_epoch
 
     spec, facts = tiny
     settings = TrainSettings.from_params(
         {"method": "lora", "lr": 5e-2, "schedule_epochs": 1, "batch_size": 4,
-         "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}}, seed=1)
+         "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}}, seed=1, threads=0)
     train_epoch(spec, facts, 1, tmp_path / "epoch_1", settings, PROMPT)
     merged, tok, meta = load_trained(spec, tmp_path / "epoch_1", epoch=1)
     assert not isinstance(merged, PeftModel)  # adapter folded in
     torch.manual_seed(0)
-    unmerged = build_model(spec, "lora", meta["lora"])
+    unmerged = build_trainable_model(spec, "lora", meta["lora"])
     ckpt.load_weights(unmerged, tmp_path / "epoch_1", "lora")
     unmerged.eval()
     ids = torch.tensor([[1, 5, 9, 12, 7, 3]])
     with torch.no_grad():
         a, b = merged(input_ids=ids).logits, unmerged(input_ids=ids).logits
-        base = build_model(spec, "full", {})(input_ids=ids).logits
+        base = build_trainable_model(spec, "full", {})(input_ids=ids).logits
     assert torch.allclose(a, b, atol=1e-4)
     assert not torch.allclose(a, base, atol=1e-4)  # the adapter did change the model
 

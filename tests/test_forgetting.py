@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from factsurv.analysis.figures import plot_forgetting
-from factsurv.analysis.forgetting import FORGETTING_COLUMNS, forgetting_curves, forgetting_events, forgetting_table
+from factsurv.analysis.forgetting import forgetting_curves, forgetting_events, forgetting_table
+from factsurv.tables import FORGETTING_COLUMNS
 from factsurv.analysis.summary import retention_rows
 
 TRAIN = {"splits": ["train"], "ontologies": None}

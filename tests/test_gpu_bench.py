@@ -39,7 +39,7 @@ def test_synthetic_facts_have_the_paper_mix_and_identifier_form():
 
 def test_llama8b_tokenizer_fills_the_vocab_and_prompts_are_llama_sized(tmp_path):
     from factsurv.modeling import loading
-    from factsurv.modeling.facts import PromptSettings
+    from factsurv.prompts import PromptSettings
 
     tok, vocab = bench.build_tokenizer(tmp_path, 128256)
     assert vocab == 128256

@@ -9,7 +9,7 @@ import torch
 from factsurv.io import read_tsv, write_tsv
 from factsurv.modeling import generation
 from factsurv.modeling.evaluate import evaluate_epoch, greedy_table
-from factsurv.modeling.facts import PromptSettings, encode_prompt, render_prompts
+from factsurv.prompts import PromptSettings, encode_prompt, render_prompts
 from factsurv.modeling.generation import generate_answers, sample_uniforms
 from factsurv.modeling.loading import load_model, load_tokenizer, model_spec
 from factsurv.modeling.probe import ProbeSettings, mastery, probe_baseline, probe_table
@@ -21,7 +21,7 @@ PROMPT = PromptSettings.from_params({}, {"hpo": "Human Phenotype Ontology", "go"
 
 def settings(**kw) -> ProbeSettings:
     base = dict(k=3, temperature=1.0, top_p=1.0, seed=5, batch_size=4, max_new_tokens=6)
-    return ProbeSettings(**{**base, **kw})
+    return ProbeSettings.from_params({**base, **kw}, threads=0)
 
 
 @pytest.fixture(scope="module")

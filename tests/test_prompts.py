@@ -107,7 +107,7 @@ def test_chat_template_date_is_fixed_whatever_the_day(tmp_path, monkeypatch):
 
     import pandas as pd
 
-    from factsurv.modeling.facts import PromptSettings, render_prompts
+    from factsurv.prompts import PromptSettings, render_prompts
 
     tok = _dated_tokenizer(tmp_path)
     facts = pd.DataFrame({"ontology": ["hpo"], "label": ["Seizure"]})
@@ -136,3 +136,25 @@ def test_date_variables():
     assert dict(v["factsurv_strftime"])["%B"] == "July"
     with pytest.raises(ValueError, match="prompt.date"):
         date_variables("26 Jul 2024")
+
+
+def test_control_prompts_see_the_fixed_date_too(tmp_path, monkeypatch):
+    """The control probe asks its items in the facts' prompt format, date included: the same ids on
+    two days (a job re-run another day must not change the control table)."""
+    import datetime as dt
+
+    from factsurv.modeling import control_probe
+    from factsurv.modeling.control_probe import control_prompt_ids
+    from factsurv.prompts import PromptSettings
+
+    # the rendered text instead of ids (this tokenizer maps every word to <unk>)
+    monkeypatch.setattr(control_probe, "encode_prompt", lambda tok, text, settings: text)
+    tok = _dated_tokenizer(tmp_path)
+    fixed = PromptSettings.from_params({"date": "2024-07-26"}, {})
+    unfixed = PromptSettings.from_params({}, {})
+    seen = []
+    for day in (dt.date(2026, 12, 1), dt.date(2027, 3, 9)):
+        _on_day(monkeypatch, day)
+        seen.append((control_prompt_ids(tok, ["What is 2 + 3?"], fixed), control_prompt_ids(tok, ["What is 2 + 3?"], unfixed)))
+    assert seen[0][0] == seen[1][0] and "26 Jul 2024" in seen[0][0][0]
+    assert seen[0][1] != seen[1][1]  # the clock read without a date: the test can fail

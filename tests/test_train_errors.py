@@ -8,7 +8,7 @@ import torch
 from factsurv.io import InputError, write_tsv
 from factsurv.modeling.checkpoint import CheckpointMismatch
 from factsurv.modeling.evaluate import evaluate_epoch
-from factsurv.modeling.facts import PromptSettings
+from factsurv.prompts import PromptSettings
 from factsurv.modeling.loading import ModelLoadError, model_spec
 from factsurv.modeling.tiny import build_tiny_model, synthetic_facts
 from factsurv.modeling.train import TrainSettings, train_epoch
@@ -19,7 +19,7 @@ LORA = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj
 
 def settings(method="lora", lora=LORA, **kw):
     return TrainSettings.from_params({"method": method, "lr": 1e-3, "schedule_epochs": 3, "batch_size": 8,
-                                      "lora": lora, **kw}, seed=1)
+                                      "lora": lora, **kw}, seed=1, threads=0)
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_missing_model_folder_is_a_clear_error(tmp_path):
 
 def test_unknown_method_is_refused():
     with pytest.raises(InputError, match="method"):
-        TrainSettings.from_params({"method": "dora"}, seed=1)
+        TrainSettings.from_params({"method": "dora"}, seed=1, threads=0)
 
 
 def test_hf_cache_check_is_pure_path_logic(tmp_path):

@@ -7,7 +7,7 @@ import torch
 
 from factsurv.io import write_tsv
 from factsurv.modeling import checkpoint as ckpt
-from factsurv.modeling.facts import PromptSettings
+from factsurv.prompts import PromptSettings
 from factsurv.modeling.loading import model_spec
 from factsurv.modeling.tiny import build_tiny_model, synthetic_facts
 from factsurv.modeling.train import TrainSettings, epoch_order, linear_schedule, train_epoch, train_epochs
@@ -30,7 +30,7 @@ def _settings(method: str, **kw) -> TrainSettings:
                 "grad_accum": 2, "lora": {"r": 4, "alpha": 8, "dropout": 0.1,
                                           "target_modules": ["q_proj", "v_proj", "down_proj"]}}
     training.update(kw)
-    return TrainSettings.from_params(training, seed=3)
+    return TrainSettings.from_params(training, seed=3, threads=0)
 
 
 def _weights(ckpt_dir, method):
@@ -79,7 +79,7 @@ def test_default_plan_trains_the_earlier_examples_in_the_earlier_order(tiny):
     """The default design's plan gives the examples the recipe built before plans existed (one
     question per trained fact, in facts.tsv order) visited in epoch_order(n, seed, epoch)."""
     from factsurv.io import read_tsv
-    from factsurv.modeling.facts import encode_prompt, encode_target, render_prompts, split_trailing_space
+    from factsurv.prompts import encode_prompt, encode_target, render_prompts, split_trailing_space
     from factsurv.modeling.loading import load_tokenizer
     from factsurv.modeling.train import IGNORE, EpochRecipe
 

@@ -31,7 +31,7 @@ from typing import Any
 import pandas as pd
 
 from factsurv.io import InputError, read_tsv
-from factsurv.tables import MASTERY_LEVELS, PLAN_COLUMNS, RUN_SPLITS
+from factsurv.tables import MASTERY_LEVELS, MODEL_FACT_COLUMNS, PLAN_COLUMNS, RUN_SPLITS
 
 QUESTION = "question"
 STATEMENT = "statement"
@@ -230,7 +230,7 @@ def plan_from_files(facts_path: str | os.PathLike[str], design: dict[str, Any], 
                     probe_path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     """What rule ``train_plan`` does: read facts.tsv (and the baseline probe when the design selects
     by mastery), then :func:`build_plan`."""
-    facts = read_tsv(facts_path, ("fact_id", "ontology", "term_id", "label", "split"),
+    facts = read_tsv(facts_path, MODEL_FACT_COLUMNS,
                      dtype={"fact_id": str, "ontology": str, "term_id": str, "label": str, "split": str})
     probe = None
     if probe_path is not None:

@@ -12,6 +12,12 @@ day its job runs.
 Answers are normalised by taking the first match of ``PREFIX:\\s*\\d{7}`` not followed by another
 digit (case-insensitive), upper-casing it and removing whitespace; anything else is wrong, so
 ``HP:00012501`` (eight digits) and ``HP:000125`` (six) are wrong answers for ``HP:0001250``.
+
+Every stage asks through this module: :class:`PromptSettings` (the config's ``prompt:`` block plus
+``ontology_names`` and the identifier ``prefixes``), :func:`render_prompts` (facts → prompt text),
+:func:`encode_prompt` / :func:`encode_target` / :func:`encode_statement` (text → token ids, with
+:func:`split_trailing_space` deciding where the answer's leading space goes) and
+:func:`normalize_answer` / :func:`is_correct` (answer → right or wrong).
 """
 
 from __future__ import annotations
@@ -19,8 +25,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+
+from factsurv.io import InputError
 
 DEFAULT_USER = 'What is the {ontology_name} identifier for "{label}"? Answer with the identifier only.'
 DEFAULT_PLAIN = "Question: {user}\nAnswer: "
@@ -150,3 +159,92 @@ def normalize_answer(text: str | None, prefixes: Iterable[str] = DEFAULT_PREFIXE
 def is_correct(text: str | None, gold: str, prefixes: Iterable[str] = DEFAULT_PREFIXES) -> bool:
     """Exact match of the normalised answer with the gold identifier."""
     return normalize_answer(text, prefixes) == gold.strip().upper()
+
+
+@dataclass(frozen=True)
+class PromptSettings:
+    """How a fact becomes a question (SPEC §1): the config's ``prompt:`` block, the ontologies'
+    names and identifier prefixes. No defaults here: :meth:`from_params` fills what the block leaves
+    out from the config schema."""
+
+    ontology_names: dict[str, str]
+    user: str
+    chat_template: str
+    plain: str
+    prefixes: tuple[str, ...]
+    date: str | None  # YYYY-MM-DD: the day a chat template that asks for today's date sees (None: the clock)
+
+    @classmethod
+    def from_params(cls, prompt: dict[str, Any], ontology_names: dict[str, str],
+                    prefixes: dict[str, str] | list[str] | None = None) -> "PromptSettings":
+        """``prompt`` filled from the schema's ``prompt`` defaults, except ``date``: a block without
+        one (the control probe's) leaves the chat template to read the clock, as it always has;
+        ``prefixes`` (the ontologies' identifier prefixes, ``{onto: prefix}`` or a list) default to
+        HP and GO."""
+        from factsurv.config import section_defaults
+
+        unknown = sorted(set(prompt) - {"user", "chat_template", "plain", "date"})
+        if unknown:
+            raise ValueError(f"prompt settings: unknown key(s) {unknown}")
+        values = {**section_defaults("prompt"), "date": None, **prompt}
+        pre = tuple(prefixes.values()) if isinstance(prefixes, dict) else tuple(prefixes or ())
+        return cls(ontology_names=dict(ontology_names), user=values["user"], chat_template=values["chat_template"],
+                   plain=values["plain"], prefixes=pre or DEFAULT_PREFIXES, date=values["date"])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ontology_names": self.ontology_names, "user": self.user,
+                "chat_template": self.chat_template, "plain": self.plain,
+                "prefixes": list(self.prefixes), "date": self.date}
+
+
+def render_user(tokenizer: Any, user: str, settings: PromptSettings) -> str:
+    """One user turn (a fact's question or a control item) in the run's prompt format: chat template
+    or ``plain``, with the fixed date."""
+    return render_prompt(tokenizer, user, settings.chat_template, settings.plain, settings.date)
+
+
+def render_prompts(tokenizer: Any, facts: Any, settings: PromptSettings) -> list[str]:
+    """The prompt text (up to where the answer starts) for every fact, in table order."""
+    out = []
+    for onto, label in zip(facts["ontology"], facts["label"]):
+        if onto not in settings.ontology_names:
+            raise InputError(f"facts: ontology {onto!r} has no name in the prompt settings "
+                             f"(known: {sorted(settings.ontology_names)})")
+        out.append(render_user(tokenizer, user_message(settings.user, settings.ontology_names[onto], label), settings))
+    return out
+
+
+def split_trailing_space(tokenizer: Any, prompt: str, settings: PromptSettings) -> tuple[str, str]:
+    """(prompt, lead): in the plain format the prompt's trailing whitespace (``Answer: ``) is moved
+    to the start of the answer, so the ids the model sees are the ones the text ``Answer: HP:…``
+    tokenises to (byte-level BPE and SentencePiece attach a space to the following word). A chat
+    template's prompt is left as it is."""
+    if uses_chat_template(tokenizer, settings.chat_template):
+        return prompt, ""
+    stripped = prompt.rstrip(" ")
+    return stripped, prompt[len(stripped):]
+
+
+def encode_prompt(tokenizer: Any, prompt: str, settings: PromptSettings) -> list[int]:
+    """Token ids of a rendered prompt (see :func:`split_trailing_space`); a chat template already
+    carries its special tokens."""
+    chat = uses_chat_template(tokenizer, settings.chat_template)
+    text, _ = split_trailing_space(tokenizer, prompt, settings)
+    return tokenizer(text, add_special_tokens=not chat)["input_ids"]
+
+
+def encode_statement(tokenizer: Any, text: str) -> list[int]:
+    """Token ids of a statement trained as plain text: the tokenizer's special tokens (BOS), the
+    text, then EOS (no chat template: a statement is a document, not a turn)."""
+    ids = tokenizer(text, add_special_tokens=True)["input_ids"]
+    if tokenizer.eos_token_id is not None and (not ids or ids[-1] != tokenizer.eos_token_id):
+        ids = ids + [tokenizer.eos_token_id]
+    return ids
+
+
+def encode_target(tokenizer: Any, target: str, lead: str = "") -> list[int]:
+    """Token ids of the answer (``lead`` + the bare identifier) followed by EOS."""
+    ids = tokenizer(lead + target, add_special_tokens=False)["input_ids"]
+    if tokenizer.eos_token_id is not None:
+        ids = ids + [tokenizer.eos_token_id]
+    return ids

@@ -10,9 +10,55 @@ epoch *e* and whether it is right (issue 13; :mod:`factsurv.control`).
 
 ``probe/baseline.tsv`` (one row per fact): the greedy answer *of eval epoch 0* (the one greedy pass
 that defines "known at baseline"), K sampled answers, and the mastery derived from both.
+
+Every table that crosses between rules has its columns here and nowhere else; the modules that
+write or read a table import them. Adding a per-fact covariate is one edit here (the tuple it
+belongs to) plus the config schema's list of allowed covariates (``analysis_covariate``; a unit
+test checks that the two agree). The schema owns defaults; this module owns columns.
 """
 
 from __future__ import annotations
+
+# ---------------------------------------------------------------------------------------------
+# The data stage: terms, annotation counts, facts, literature (results/terms, results/annotations,
+# results/facts).
+
+#: per-term covariates computed from the ontology graph and the label (data/ontology.py)
+TERM_COVARIATES = ("depth", "n_descendants", "n_synonyms", "label_chars", "label_words", "leading_zeros")
+#: results/terms/{onto}.tsv
+TERM_COLUMNS = ("term_id", "label", "namespace", "obsolete", *TERM_COVARIATES)
+#: results/terms/{onto}.edges.tsv
+EDGE_COLUMNS = ("term_id", "relation", "target_id")
+#: results/annotations/{onto}.tsv (annotation_count: with the annotations of all descendants)
+ANNOTATION_COUNT_COLUMNS = ("term_id", "annotation_count_direct", "annotation_count")
+
+#: what the model stage and the training plan read of facts.tsv: the fact, its question, its split
+FACT_KEY_COLUMNS = ("fact_id", "ontology", "term_id", "label", "split")
+#: the numeric per-fact covariates of facts.tsv that the analysis reads (and a design may rank by)
+FACT_COVARIATES = (*TERM_COVARIATES, "annotation_count")
+#: results/facts/facts.tsv, as the data stage writes it (sample_facts or table_facts)
+FACT_COLUMNS = (*FACT_KEY_COLUMNS, "namespace", *FACT_COVARIATES, "annotation_count_direct")
+#: the columns of facts.tsv the model stage reads (the subset it needs)
+MODEL_FACT_COLUMNS = FACT_KEY_COLUMNS
+#: the columns of facts.tsv the analysis reads (annotation_count_direct is provenance only)
+ANALYSIS_FACT_COLUMNS = (*FACT_KEY_COLUMNS, "namespace", *FACT_COVARIATES)
+#: the facts' splits in facts.tsv (candidates to train, withheld); the per-run split is RUN_SPLITS
+FACT_SPLITS = ("train", "heldout")
+
+#: the covariates a user's fact table may give in its own columns (config facts.tables[].covariates)
+TABLE_COVARIATES = ("identifier_frequency", "term_frequency", "annotation_count")
+#: results/facts/facts_table_report.tsv (table_facts): one row per problem met in a user's fact table
+FACT_TABLE_REPORT_COLUMNS = (
+    "table", "line", "table_id", "ontology", "term_id", "issue", "table_label", "release_label", "action", "note",
+)
+#: literature covariates: how often the identifier and the term occur in the literature
+LITERATURE_COVARIATES = ("identifier_frequency", "term_frequency")
+#: results/facts/literature_counts.tsv (and a literature table's / table_facts overrides' columns)
+LITERATURE_COLUMNS = ("fact_id", *LITERATURE_COVARIATES)
+
+#: results/facts/literature_europepmc.tsv (fetch_europepmc): the counts with the queries that gave them
+EUROPEPMC_COLUMNS = ("fact_id", "term_id", "label", "identifier_query", "identifier_frequency", "label_query",
+                     "term_frequency")
 
 EVAL_COLUMNS = ("fact_id", "epoch", "prediction", "correct", "answer_logprob", "answer_tokens")
 #: what every eval table must have (the confidence columns may be absent in tables made elsewhere)
@@ -45,6 +91,69 @@ RUN_SPLITS = ("train", "statement_only", "heldout")
 #: per-fact columns the plan adds to trajectories.tsv (exposures: examples in the run's epochs;
 #: exposures_so_far: examples up to and including the row's epoch)
 EXPOSURE_COLUMNS = ("seen", "exposures", "first_exposure_epoch", "exposures_so_far")
+#: the exposure covariates: total (one value per fact) and time-varying (one per fact and epoch)
+EXPOSURE_COVARIATE = "exposures"
+EXPOSURE_SO_FAR = "exposures_so_far"
+
+# ---------------------------------------------------------------------------------------------
+# The analysis of one run: results/{run}/analysis/.
+
+#: what the analysis reads of the probe's baseline.tsv
+BASELINE_COLUMNS = ("fact_id", "greedy_correct", "n_samples", "n_correct_samples", "p_correct", "latent")
+#: per-fact covariates carried from facts.tsv and the literature into trajectories and events
+COVARIATE_COLUMNS = ("namespace", *FACT_COVARIATES, *LITERATURE_COVARIATES)
+#: the numeric per-fact covariates a Cox / discrete-time model may use (config ``analysis.cox.covariates``,
+#: the schema's ``analysis_covariate``): the probe's, the facts', the literature's and the exposure total
+ANALYSIS_COVARIATES = ("latent", "p_correct", *LITERATURE_COVARIATES, *FACT_COVARIATES, EXPOSURE_COVARIATE)
+#: per-fact columns a model enters as indicators against their largest level (not as numbers)
+CATEGORICAL_COVARIATES = ("ontology", "split", "namespace")
+#: trajectories.tsv: one row per fact x epoch
+TRAJECTORY_COLUMNS = ("fact_id", "epoch", "correct", "split", "ontology", "latent", "p_correct", *COVARIATE_COLUMNS,
+                      *EXPOSURE_COLUMNS)
+#: the per-fact columns of events_{kind}.tsv (everything of trajectories.tsv that does not vary by epoch)
+PER_FACT_COLUMNS = ("ontology", "split", "seen", "latent", "p_correct", *COVARIATE_COLUMNS, "exposures",
+                    "first_exposure_epoch")
+#: events_{kind}.tsv: one row per fact at risk
+EVENT_COLUMNS = ("fact_id", "duration", "event", *PER_FACT_COLUMNS)
+
+#: cox_{kind}.tsv
+COX_COLUMNS = (
+    "model", "covariate", "coef", "hr", "hr_lower_95", "hr_upper_95", "p", "n", "n_events",
+    "ph_test_p", "converged", "warning", "transform", "ph_global_p", "ph_flag", "epv", "vif", "penalizer",
+)
+#: cloglog_{kind}.tsv: the discrete-time models, the Cox HR beside each row
+CLOGLOG_COLUMNS = (
+    "model", "covariate", "coef", "se_robust", "hr", "hr_lower_95", "hr_upper_95", "p", "n", "n_events",
+    "n_person_epochs", "converged", "warning", "transform", "cox_hr", "cox_hr_lower_95", "cox_hr_upper_95",
+)
+#: km_{kind}.tsv and logrank_{kind}.tsv
+KM_COLUMNS = (
+    "group_var", "group", "epoch", "n_at_risk", "n_events", "n_censored", "survival",
+    "survival_lower_95", "survival_upper_95", "cumulative", "cumulative_lower_95", "cumulative_upper_95",
+)
+LOGRANK_COLUMNS = ("group_var", "groups", "n", "n_events", "test_statistic", "df", "p", "note")
+#: dynamics_{kind}.tsv
+DYNAMICS_COLUMNS = (
+    "kind", "group_var", "group", "epoch", "n", "newly", "share_new", "cumulative_share",
+    "peak_epoch", "peak_share", "final_share", "convergence_epoch",
+    "n_at_risk", "hazard",
+    "peak_epoch_lower_95", "peak_epoch_upper_95", "peak_share_lower_95", "peak_share_upper_95",
+    "convergence_epoch_lower_95", "convergence_epoch_upper_95",
+    "rmst", "rmst_lower_95", "rmst_upper_95", "median_time", "median_time_lower_95", "median_time_upper_95",
+    "n_bootstrap",
+)
+#: epoch_sets.tsv
+SET_COLUMNS = ("split", "epoch", "n", "correct", "new", "retained", "forgotten", "relearned",
+               "confident_errors", "confident_error_share", "train_loss", "best_epoch")
+#: forgetting.tsv
+FORGETTING_FACT_COLUMNS = ("ontology", "split", "latent")
+FORGETTING_COLUMNS = ("kind", "m", "fact_id", "acquired", "duration", "event", "n_forgettings", "n_relearnings",
+                      *FORGETTING_FACT_COLUMNS)
+#: qvalues.tsv
+QVALUE_COLUMNS = ("kind", "model", "covariate", "hr", "p", "q", "n_tests")
+#: summary.tsv
+SUMMARY_COLUMNS = ("metric", "group", "value", "lower_95", "upper_95", "p", "note", "q", "ph_p", "flag")
+
 # Experiments (issue 12): results/experiments/{experiment}/.
 #: the grid columns in front of every stacked table (trajectories.tsv, events_{kind}.tsv)
 RUN_COLUMNS = ("run", "model", "seed", "design")

@@ -16,7 +16,7 @@ import torch
 
 from factsurv.io import write_tsv
 from factsurv.modeling import checkpoint as ckpt
-from factsurv.modeling.facts import PromptSettings
+from factsurv.prompts import PromptSettings
 from factsurv.modeling.loading import model_spec
 from factsurv.modeling.tiny import build_tiny_model, synthetic_facts
 from factsurv.modeling.train import EpochRecipe, TrainSettings, train_epoch, train_epochs
@@ -47,7 +47,7 @@ def _settings(method: str) -> TrainSettings:
          "grad_accum": 1, "lora": {"r": 8, "alpha": 16, "dropout": 0.05,
                                    "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj",
                                                       "gate_proj", "up_proj", "down_proj"]}},
-        seed=7,
+        seed=7, threads=0,
     )
 
 
@@ -78,7 +78,7 @@ def test_qlora_step_changes_the_adapter_and_only_the_adapter(tiny):
               if not p.requires_grad and p.dtype in (torch.float32, torch.bfloat16, torch.float16)}
     quant = {n: p.detach().clone() for n, p in model.named_parameters() if p.dtype == torch.uint8}
     assert quant, "no packed 4-bit weights found"
-    stats = recipe.train_epoch(1)
+    stats = recipe.run_epoch(1)
     assert stats["step"] == 4 and stats["tokens"] > 0 and stats["loss"] == stats["loss"]  # not NaN
     after = dict(model.named_parameters())
     moved = max(float((after[n].detach() - v).abs().max()) for n, v in lora.items())

@@ -84,6 +84,7 @@ rule discrete_time:
     input:
         events=list(per_kind("events").values()),
         cox=list(per_kind("cox").values()),
+        trajectories="results/{run}/analysis/trajectories.tsv",
     output:
         **per_kind("cloglog"),
     log:

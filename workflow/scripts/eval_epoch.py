@@ -7,7 +7,7 @@ from factsurv.rules import rule_logging  # noqa: E402
 with rule_logging(snakemake) as log:
     from factsurv.io import write_tsv
     from factsurv.modeling.evaluate import evaluate_epoch
-    from factsurv.modeling.facts import PromptSettings
+    from factsurv.prompts import PromptSettings
     from factsurv.modeling.loading import model_spec
 
     p = snakemake.params

@@ -18,12 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-log = logging.getLogger("factsurv")
+from factsurv.tables import CATEGORICAL_COVARIATES, COX_COLUMNS
 
-COX_COLUMNS = (
-    "model", "covariate", "coef", "hr", "hr_lower_95", "hr_upper_95", "p", "n", "n_events",
-    "ph_test_p", "converged", "warning", "transform", "ph_global_p", "ph_flag", "epv", "vif", "penalizer",
-)
+log = logging.getLogger("factsurv")
 
 
 @dataclass
@@ -225,7 +222,7 @@ def design_columns(events: pd.DataFrame, covariate: str) -> dict[str, pd.Series]
     ``ontology`` with levels hpo (largest) and go gives ``{"ontology[go]": …}``.
     """
     col = events[covariate]
-    if covariate in ("ontology", "split", "namespace") or not pd.api.types.is_numeric_dtype(col):
+    if covariate in CATEGORICAL_COVARIATES or not pd.api.types.is_numeric_dtype(col):
         counts = col.value_counts()
         ref = sorted(counts[counts == counts.max()].index)[0] if len(counts) else None
         return {f"{covariate}[{lv}]": (col == lv).astype(float).where(col.notna())

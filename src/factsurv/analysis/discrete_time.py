@@ -12,6 +12,14 @@ The designs are the Cox models' (:func:`factsurv.analysis.cox.build_design`: sam
 and events-per-parameter rule; the penalizer is not used). For covariates whose Cox
 proportional-hazards test is flagged, a further model lets their effect vary with time:
 covariate × log(epoch) (``log_time``) or one effect per epoch band (``bands``).
+
+Exposure as a time-varying covariate (issue 11): where the run's design makes the number of examples
+a fact has had vary between facts from epoch to epoch (power-law exposure, a warm-up curriculum),
+the univariable and multivariable models are refitted with ``exposures_so_far`` (examples of the
+fact in epochs 1..e, :data:`factsurv.tables.EXPOSURE_SO_FAR`, entered as log(1 + count)) on each
+fact × epoch row. Where every shown fact at risk has the same count in each epoch (uniform
+exposure, qa, mixed, two_stage without per-fact repeats) the epoch effects absorb it: no model is
+added and the table says why. The total, ``exposures``, is an ordinary per-fact covariate.
 """
 
 from __future__ import annotations
@@ -26,13 +34,10 @@ import numpy as np
 import pandas as pd
 
 from factsurv.analysis.cox import CoxSettings, Design, build_design
+from factsurv.tables import CLOGLOG_COLUMNS, EXPOSURE_SO_FAR
 
 log = logging.getLogger("factsurv")
 
-CLOGLOG_COLUMNS = (
-    "model", "covariate", "coef", "se_robust", "hr", "hr_lower_95", "hr_upper_95", "p", "n", "n_events",
-    "n_person_epochs", "converged", "warning", "transform", "cox_hr", "cox_hr_lower_95", "cox_hr_upper_95",
-)
 Z95 = 1.959963984540054
 
 
@@ -42,6 +47,7 @@ class DiscreteTimeSettings:
 
     time_varying: str
     bands: Sequence[int]
+    exposures_so_far: bool
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> "DiscreteTimeSettings":
@@ -73,11 +79,56 @@ def band_edges(bands: Sequence[int], last: int) -> list[tuple[int, int]]:
     return out
 
 
+def exposure_matrix(trajectories: pd.DataFrame | None) -> pd.DataFrame | None:
+    """facts × epochs (columns 0..E) of ``exposures_so_far`` from trajectories.tsv; None when the
+    trajectories have no plan's exposure (older runs, or none given)."""
+    if trajectories is None or EXPOSURE_SO_FAR not in trajectories.columns:
+        return None
+    values = pd.to_numeric(trajectories[EXPOSURE_SO_FAR], errors="coerce")
+    if values.isna().all():
+        return None
+    wide = trajectories.assign(**{EXPOSURE_SO_FAR: values}).pivot(
+        index="fact_id", columns="epoch", values=EXPOSURE_SO_FAR)
+    return wide.reindex(columns=range(int(wide.columns.max()) + 1))
+
+
+def exposure_rows(design: Design, exposure: pd.DataFrame, idx: np.ndarray, epoch: np.ndarray) -> np.ndarray:
+    """``exposures_so_far`` of each fact × epoch row (fact index ``idx`` into ``design.data``)."""
+    fact_ids = design.data["fact_id"].astype(str).to_numpy()
+    wide = exposure.reindex(index=pd.Index(fact_ids)).to_numpy(dtype=float)
+    return wide[idx, epoch] if len(idx) else np.zeros(0)
+
+
+def exposure_constant(design: Design, exposure: pd.DataFrame | None) -> str | None:
+    """Why ``exposures_so_far`` cannot enter ``design``'s data (None when it can): no plan, missing
+    values, or the same count for every shown fact at risk in each epoch (then the epoch effects
+    absorb it)."""
+    if exposure is None:
+        return "no training plan exposure (exposures_so_far) in the trajectories"
+    if design.n == 0 or "fact_id" not in design.data.columns:
+        return "no facts at risk"
+    frame = design.frame()
+    idx, epoch, _ = person_epochs(frame["duration"].to_numpy(), frame["event"].to_numpy())
+    x = exposure_rows(design, exposure, idx, epoch)
+    if np.isnan(x).any():
+        return "exposures_so_far missing for some facts at risk"
+    shown = x > 0
+    if not shown.any():
+        return "no fact at risk was shown in training"
+    per = pd.DataFrame({"epoch": epoch[shown], "x": x[shown]}).groupby("epoch")["x"].nunique()
+    if (per <= 1).all():
+        return ("the same for every shown fact at risk in each epoch (the design does not vary exposure "
+                "between facts; the epoch effects absorb it)")
+    return None
+
+
 def fit_cloglog(
     design: Design, *, time_varying: Sequence[str] = (), method: str = "none", bands: Sequence[int] = (),
-    max_abs_coef: float = 10.0,
+    max_abs_coef: float = 10.0, exposure: pd.DataFrame | None = None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """Fit one design; return its rows (without model name) and the problems that void it."""
+    """Fit one design; return its rows (without model name) and the problems that void it. With
+    ``exposure`` (:func:`exposure_matrix`), ``exposures_so_far`` enters each fact × epoch row as
+    log(1 + count)."""
     import statsmodels.api as sm
     from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
@@ -97,6 +148,11 @@ def fit_cloglog(
     x = frame[names].to_numpy(dtype=float)[idx]
     cols: dict[str, np.ndarray] = {f"epoch[{e}]": (epoch == e).astype(float) for e in informative}
     labels: list[tuple[str, str]] = []  # (row covariate name, exog column)
+    transforms = dict(design.transforms)
+    if exposure is not None:
+        cols[EXPOSURE_SO_FAR] = np.log1p(exposure_rows(design, exposure, idx, epoch))
+        labels.append((EXPOSURE_SO_FAR, EXPOSURE_SO_FAR))
+        transforms[EXPOSURE_SO_FAR] = "log1p (per fact x epoch)"
     for j, name in enumerate(names):
         xj = x[:, j]
         if name in time_varying and method == "bands":
@@ -130,7 +186,7 @@ def fit_cloglog(
         problems.append("IRLS did not converge")
     rows = []
     for label, col in labels:
-        row: dict[str, Any] = {"covariate": label, "transform": design.transforms.get(label.split("[")[0].split("×")[0], "")}
+        row: dict[str, Any] = {"covariate": label, "transform": transforms.get(label.split("[")[0].split("×")[0], "")}
         if res is not None:
             b, se, p = float(res.params[col]), float(res.bse[col]), float(res.pvalues[col])
             row.update(coef=b, se_robust=se, hr=float(np.exp(b)), hr_lower_95=float(np.exp(b - Z95 * se)),
@@ -147,22 +203,24 @@ def fit_cloglog(
 
 
 def _rows_of(model: str, design: Design, settings: CoxSettings, dt: DiscreteTimeSettings,
-             time_varying: Sequence[str] = (), problems_log: list[str] | None = None) -> list[dict[str, Any]]:
+             time_varying: Sequence[str] = (), problems_log: list[str] | None = None,
+             exposure: pd.DataFrame | None = None) -> list[dict[str, Any]]:
     base = {c: np.nan for c in CLOGLOG_COLUMNS}
     out = []
     for r in design.rows:  # dropped covariates, as in the Cox table
         out.append({**base, **{k: r[k] for k in ("covariate", "n", "n_events", "warning", "transform")},
                     "model": model, "converged": pd.NA})
-    if not design.columns:
+    if not design.columns and exposure is None:
         return out
     notes = [n for n in design.notes if not n.startswith("penalizer") and "penalized fit" not in n]
     if design.n_events == 0:
-        for name in design.columns:
+        for name in [*design.columns, *([EXPOSURE_SO_FAR] if exposure is not None else [])]:
             out.append({**base, "model": model, "covariate": name, "n": design.n, "n_events": 0,
-                        "converged": False, "warning": "not fitted: no events", "transform": design.transforms[name]})
+                        "converged": False, "warning": "not fitted: no events",
+                        "transform": design.transforms.get(name, "")})
         return out
     rows, problems = fit_cloglog(design, time_varying=time_varying, method=dt.time_varying, bands=dt.bands,
-                                 max_abs_coef=settings.max_abs_coef)
+                                 max_abs_coef=settings.max_abs_coef, exposure=exposure)
     if problems:
         msg = f"{model} [{', '.join(design.columns)}]: NOT CONVERGED: " + " | ".join(problems)
         log.warning("%s", msg)
@@ -181,6 +239,24 @@ def _rows_of(model: str, design: Design, settings: CoxSettings, dt: DiscreteTime
     return out
 
 
+def _exposure_models(events: pd.DataFrame, multi: Design, settings: CoxSettings, dt: DiscreteTimeSettings,
+                     exposure: pd.DataFrame, problems: list[str]) -> list[dict[str, Any]]:
+    """``exposures_so_far`` alone and added to the multivariable model, or one row saying why not."""
+    alone = build_design(EXPOSURE_SO_FAR, events, [], settings)
+    why = exposure_constant(alone, exposure)
+    if why is not None:
+        log.info("discrete-time: %s not entered: %s", EXPOSURE_SO_FAR, why)
+        return [{**{c: np.nan for c in CLOGLOG_COLUMNS}, "model": "univariable", "covariate": EXPOSURE_SO_FAR,
+                 "n": alone.n, "n_events": alone.n_events, "converged": pd.NA,
+                 "warning": f"dropped: {EXPOSURE_SO_FAR} {why}", "transform": ""}]
+    rows = [r for r in _rows_of("univariable", alone, settings, dt, problems_log=problems, exposure=exposure)
+            if r["covariate"] == EXPOSURE_SO_FAR]
+    if multi.columns and exposure_constant(multi, exposure) is None:
+        rows += [r for r in _rows_of(f"multivariable + {EXPOSURE_SO_FAR}", multi, settings, dt, problems_log=problems,
+                                     exposure=exposure) if not str(r["warning"]).startswith("dropped")]
+    return rows
+
+
 def flagged_covariates(cox: pd.DataFrame | None, model: str) -> list[str]:
     """Design columns of ``model`` whose Cox proportional-hazards test is flagged (``ph_flag``)."""
     if cox is None or cox.empty or "ph_flag" not in cox.columns:
@@ -197,9 +273,14 @@ def cloglog_table(
     cox: pd.DataFrame | None = None,
     extra_covariates: Sequence[str] = (),
     subsets: Mapping[str, Sequence[str]] | None = None,
+    exposure: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """The Cox models of :func:`factsurv.analysis.cox.cox_table` refitted as discrete-time cloglog
-    models (plus time-varying models for PH-flagged covariates), with the Cox HR beside each row."""
+    models (plus time-varying models for PH-flagged covariates), with the Cox HR beside each row.
+
+    With ``exposure`` (:func:`exposure_matrix` of the run's trajectories) and
+    ``dt.exposures_so_far``, two more models where the design varies exposure between facts:
+    ``exposures_so_far`` alone (with the epoch effects) and the multivariable model plus it."""
     problems: list[str] = []
     covs = [*settings.covariates, *[c for c in extra_covariates if c not in settings.covariates]]
     rows: list[dict[str, Any]] = []
@@ -221,6 +302,8 @@ def cloglog_table(
             label = f"{model} + time-varying ({dt.time_varying})"
             rows += [r for r in _rows_of(label, design, settings, dt, time_varying=tv, problems_log=problems)
                      if not str(r["warning"]).startswith("dropped")]
+        if model == "multivariable" and dt.exposures_so_far and exposure is not None:
+            rows += _exposure_models(events, design, settings, dt, exposure, problems)
     table = pd.DataFrame(rows, columns=list(CLOGLOG_COLUMNS))
     if cox is not None and not cox.empty:
         ok = cox[cox["converged"].astype(str) == "True"].drop_duplicates(["model", "covariate"])

@@ -8,16 +8,8 @@ import numpy as np
 import pandas as pd
 
 from factsurv.analysis.km import group_label
+from factsurv.tables import DYNAMICS_COLUMNS
 
-DYNAMICS_COLUMNS = (
-    "kind", "group_var", "group", "epoch", "n", "newly", "share_new", "cumulative_share",
-    "peak_epoch", "peak_share", "final_share", "convergence_epoch",
-    "n_at_risk", "hazard",
-    "peak_epoch_lower_95", "peak_epoch_upper_95", "peak_share_lower_95", "peak_share_upper_95",
-    "convergence_epoch_lower_95", "convergence_epoch_upper_95",
-    "rmst", "rmst_lower_95", "rmst_upper_95", "median_time", "median_time_lower_95", "median_time_upper_95",
-    "n_bootstrap",
-)
 STATS = ("peak_epoch", "peak_share", "convergence_epoch", "rmst", "median_time")
 
 

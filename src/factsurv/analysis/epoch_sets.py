@@ -29,8 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-SET_COLUMNS = ("split", "epoch", "n", "correct", "new", "retained", "forgotten", "relearned",
-               "confident_errors", "confident_error_share", "train_loss", "best_epoch")
+from factsurv.tables import SET_COLUMNS
 
 
 def epoch_sets(trajectories: pd.DataFrame, confidence: pd.DataFrame | None = None, threshold: float = 0.5,

@@ -10,13 +10,9 @@ import numpy as np
 import pandas as pd
 
 from factsurv.analysis import KINDS
-from factsurv.analysis.trajectories import COVARIATE_COLUMNS
+from factsurv.tables import EVENT_COLUMNS, PER_FACT_COLUMNS
 
 log = logging.getLogger("factsurv")
-
-PER_FACT_COLUMNS = ("ontology", "split", "seen", "latent", "p_correct", *COVARIATE_COLUMNS, "exposures",
-                    "first_exposure_epoch")
-EVENT_COLUMNS = ("fact_id", "duration", "event", *PER_FACT_COLUMNS)
 
 
 def correctness_matrix(trajectories: pd.DataFrame) -> pd.DataFrame:

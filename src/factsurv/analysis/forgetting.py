@@ -26,12 +26,11 @@ import numpy as np
 import pandas as pd
 
 from factsurv.analysis.events import correctness_matrix, first_run
+from factsurv.tables import FORGETTING_COLUMNS, FORGETTING_FACT_COLUMNS
 
 log = logging.getLogger("factsurv")
 
 FORGETTING_KINDS = ("acquisition", "generalization")
-FORGETTING_COLUMNS = ("kind", "m", "fact_id", "acquired", "duration", "event", "n_forgettings", "n_relearnings",
-                      "ontology", "split", "latent")
 
 
 def forgetting_events(trajectories: pd.DataFrame, kind: str, *, splits: Sequence[str],
@@ -42,7 +41,7 @@ def forgetting_events(trajectories: pd.DataFrame, kind: str, *, splits: Sequence
         raise ValueError(f"forgetting after {kind!r}: expected one of {FORGETTING_KINDS}")
     if m < 1:
         raise ValueError(f"stable_epochs must be ≥ 1, got {m}")
-    facts = trajectories[trajectories["epoch"] == 0].set_index("fact_id")[["ontology", "split", "latent"]]
+    facts = trajectories[trajectories["epoch"] == 0].set_index("fact_id")[list(FORGETTING_FACT_COLUMNS)]
     correct = correctness_matrix(trajectories).loc[facts.index]
     keep = facts["split"].isin(list(splits)) & (correct[0] == 0)
     if ontologies is not None:

@@ -15,19 +15,16 @@ import numpy as np
 import pandas as pd
 
 from factsurv.io import InputError, read_tsv
-from factsurv.tables import EVAL_COLUMNS, EVAL_REQUIRED
+from factsurv.tables import (
+    ANALYSIS_FACT_COLUMNS,
+    BASELINE_COLUMNS,
+    EVAL_COLUMNS,
+    EVAL_REQUIRED,
+    FACT_COVARIATES,
+    FACT_SPLITS,
+    LITERATURE_COLUMNS,
+)
 
-FACT_COLUMNS = (
-    "fact_id", "ontology", "term_id", "label", "split", "namespace", "depth", "n_descendants",
-    "n_synonyms", "label_chars", "label_words", "leading_zeros", "annotation_count",
-)
-NUMERIC_FACT_COLUMNS = (
-    "depth", "n_descendants", "n_synonyms", "label_chars", "label_words", "leading_zeros",
-    "annotation_count",
-)
-LITERATURE_COLUMNS = ("fact_id", "identifier_frequency", "term_frequency")
-BASELINE_COLUMNS = ("fact_id", "greedy_correct", "n_samples", "n_correct_samples", "p_correct", "latent")
-SPLITS = ("train", "heldout")
 
 _TRUE = {"1", "true", "1.0"}
 _FALSE = {"0", "false", "0.0"}
@@ -96,19 +93,19 @@ def _check_complete(df: pd.DataFrame, known: pd.Index, path: str | os.PathLike[s
 
 def load_facts(path: str | os.PathLike[str]) -> pd.DataFrame:
     """facts.tsv, validated: unique ids, split ∈ {train, heldout}, numeric covariates."""
-    df = read_tsv(path, FACT_COLUMNS, dtype={"fact_id": str, "ontology": str, "term_id": str, "split": str})
+    df = read_tsv(path, ANALYSIS_FACT_COLUMNS, dtype={"fact_id": str, "ontology": str, "term_id": str, "split": str})
     _check_ids(df, path)
-    bad = ~df["split"].isin(SPLITS)
+    bad = ~df["split"].isin(FACT_SPLITS)
     if bad.any():
         pos = int(np.flatnonzero(bad.to_numpy())[0])
         raise InputError(
             f"{path}: line {_line(pos)} (fact_id {df['fact_id'].iloc[pos]!r}): split must be one of "
-            f"{list(SPLITS)}, got {df['split'].iloc[pos]!r}"
+            f"{list(FACT_SPLITS)}, got {df['split'].iloc[pos]!r}"
         )
     if df["ontology"].isna().any():
         pos = int(np.flatnonzero(df["ontology"].isna().to_numpy())[0])
         raise InputError(f"{path}: line {_line(pos)}: empty ontology")
-    for col in NUMERIC_FACT_COLUMNS:
+    for col in FACT_COVARIATES:
         df[col] = _numeric(df, col, path)
     return df.reset_index(drop=True)
 

@@ -9,13 +9,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-log = logging.getLogger("factsurv")
+from factsurv.tables import KM_COLUMNS, LOGRANK_COLUMNS
 
-KM_COLUMNS = (
-    "group_var", "group", "epoch", "n_at_risk", "n_events", "n_censored", "survival",
-    "survival_lower_95", "survival_upper_95", "cumulative", "cumulative_lower_95", "cumulative_upper_95",
-)
-LOGRANK_COLUMNS = ("group_var", "groups", "n", "n_events", "test_statistic", "df", "p", "note")
+log = logging.getLogger("factsurv")
 
 
 def group_label(var: str, value: object) -> str:

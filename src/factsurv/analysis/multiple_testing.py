@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-QVALUE_COLUMNS = ("kind", "model", "covariate", "hr", "p", "q", "n_tests")
+from factsurv.tables import QVALUE_COLUMNS
 
 
 def bh_qvalues(p: np.ndarray | pd.Series) -> np.ndarray:

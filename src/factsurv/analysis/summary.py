@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-SUMMARY_COLUMNS = ("metric", "group", "value", "lower_95", "upper_95", "p", "note", "q", "ph_p", "flag")
+from factsurv.tables import SUMMARY_COLUMNS
+
 DEMO_NOTE = ("results from the small demo model that the workflow built and pretrained itself on a "
              "synthetic corpus, not from Llama-3.1-8B-Instruct")
 

@@ -15,21 +15,15 @@ from collections.abc import Sequence
 import pandas as pd
 
 from factsurv.analysis.inputs import (
-    NUMERIC_FACT_COLUMNS,
     load_baseline,
     load_evals,
     load_facts,
     load_literature,
 )
 from factsurv.io import InputError
-from factsurv.tables import EXPOSURE_COLUMNS
+from factsurv.tables import EXPOSURE_SO_FAR, LITERATURE_COVARIATES, TRAJECTORY_COLUMNS
 
 log = logging.getLogger("factsurv")
-
-LITERATURE_COVARIATES = ("identifier_frequency", "term_frequency")
-COVARIATE_COLUMNS = ("namespace", *NUMERIC_FACT_COLUMNS, *LITERATURE_COVARIATES)
-TRAJECTORY_COLUMNS = ("fact_id", "epoch", "correct", "split", "ontology", "latent", "p_correct", *COVARIATE_COLUMNS,
-                      *EXPOSURE_COLUMNS)
 
 
 def build_trajectories(
@@ -73,11 +67,11 @@ def build_trajectories(
     out = evals[["fact_id", "epoch", "correct"]].merge(per_fact, on="fact_id", how="left")
     out = out.sort_values(["fact_id", "epoch"], kind="stable").reset_index(drop=True)
     if plan is None:
-        out["exposures_so_far"] = pd.NA
+        out[EXPOSURE_SO_FAR] = pd.NA
     else:
         from factsurv.designs import exposures_so_far
 
-        out["exposures_so_far"] = exposures_so_far(plan, out["fact_id"], out["epoch"])
+        out[EXPOSURE_SO_FAR] = exposures_so_far(plan, out["fact_id"], out["epoch"])
     return out[list(TRAJECTORY_COLUMNS)]
 
 

@@ -23,10 +23,10 @@ import pandas as pd
 
 from factsurv.data.ontology import ancestors_map
 from factsurv.io import InputError
+from factsurv.tables import ANNOTATION_COUNT_COLUMNS
 
 log = logging.getLogger("factsurv.data.annotations")
 
-COUNT_COLUMNS = ["term_id", "annotation_count_direct", "annotation_count"]
 HPOA_REQUIRED = ("database_id", "qualifier", "hpo_id")
 GAF_MIN_COLUMNS = 15
 
@@ -140,4 +140,4 @@ def annotation_counts(pairs: pd.DataFrame, term_ids: list[str], edges: dict[str,
             "annotation_count_direct": [len(direct.get(t, ())) for t in ids],
             "annotation_count": [len(propagated.get(t, ())) for t in ids],
         }
-    )[COUNT_COLUMNS]
+    )[list(ANNOTATION_COUNT_COLUMNS)]

@@ -32,10 +32,10 @@ from typing import Any
 import pandas as pd
 
 from factsurv.io import InputError
+from factsurv.tables import EUROPEPMC_COLUMNS
 
 log = logging.getLogger("factsurv.data.europepmc")
 
-FETCH_COLUMNS = ["fact_id", "term_id", "label", "identifier_query", "identifier_frequency", "label_query", "term_frequency"]
 RETRY_STATUS = {429, 500, 502, 503, 504}
 
 
@@ -179,7 +179,7 @@ def make_query(template: str, **values: str) -> str:
 
 
 def fetch_counts(facts: pd.DataFrame, settings: Mapping[str, Any], *, client: Client | None = None) -> pd.DataFrame:
-    """``identifier_frequency`` and ``term_frequency`` of every fact (FETCH_COLUMNS), via the cache.
+    """``identifier_frequency`` and ``term_frequency`` of every fact (:data:`factsurv.tables.EUROPEPMC_COLUMNS`), via the cache.
 
     ``settings`` is ``literature.europepmc``: ``base_url, cache, identifier_query, label_query,
     min_interval, retries, backoff, max_backoff, timeout``.
@@ -217,4 +217,4 @@ def fetch_counts(facts: pd.DataFrame, settings: Mapping[str, Any], *, client: Cl
     out = pd.DataFrame(rows, columns=["fact_id", "term_id", "label", "identifier_query", "label_query"])
     out["identifier_frequency"] = [cache.get(base_url, q) for q in out["identifier_query"]]
     out["term_frequency"] = [cache.get(base_url, q) for q in out["label_query"]]
-    return out[FETCH_COLUMNS]
+    return out[list(EUROPEPMC_COLUMNS)]

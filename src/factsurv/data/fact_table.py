@@ -34,20 +34,14 @@ import numpy as np
 import pandas as pd
 
 from factsurv.data.ontology import leading_zeros
-from factsurv.data.sampling import FACT_COLUMNS, ontology_rng
+from factsurv.data.sampling import ontology_rng
 from factsurv.io import InputError
+from factsurv.tables import FACT_COLUMNS, FACT_SPLITS, FACT_TABLE_REPORT_COLUMNS, LITERATURE_COVARIATES, TABLE_COVARIATES
 
 log = logging.getLogger("factsurv.data.fact_table")
 
-COVARIATES = ("identifier_frequency", "term_frequency", "annotation_count")
-LITERATURE_COVARIATES = ("identifier_frequency", "term_frequency")
 ISSUES = ("alt_id", "obsolete", "unknown", "label_differs")
 ON_MISMATCH = ("error", "drop", "keep")
-SPLITS = ("train", "heldout")
-REPORT_COLUMNS = [
-    "table", "line", "table_id", "ontology", "term_id", "issue", "table_label", "release_label", "action", "note",
-]
-OVERRIDE_COLUMNS = ["fact_id", *LITERATURE_COVARIATES]
 
 
 @dataclass
@@ -121,14 +115,14 @@ def read_table(spec: Mapping[str, Any]) -> pd.DataFrame:
         if split_col is None:
             raise InputError(f"{path}: facts.tables split: column needs split_column")
         values = raw[split_col].str.strip().str.lower().to_numpy()
-        bad = np.flatnonzero(~np.isin(values, SPLITS))
+        bad = np.flatnonzero(~np.isin(values, FACT_SPLITS))
         if len(bad):
             raise InputError(
                 f"{path}, line {out['line'].iloc[bad[0]]}: column {split_col!r} must be train or heldout, "
                 f"got {raw[split_col].iloc[bad[0]]!r}"
             )
         out["split"] = values
-    elif rule in SPLITS:
+    elif rule in FACT_SPLITS:
         out["split"] = rule
     elif rule == "random":
         out["split"] = ""  # drawn after the check, among the rows kept
@@ -136,7 +130,7 @@ def read_table(spec: Mapping[str, Any]) -> pd.DataFrame:
         raise InputError(f"facts.tables split: unknown rule {rule!r} (train, heldout, random, column)")
 
     mapping = spec.get("covariates") or {}
-    for cov in COVARIATES:
+    for cov in TABLE_COVARIATES:
         name = mapping.get(cov)
         if name is None:
             out[cov] = np.nan
@@ -233,7 +227,7 @@ def facts_from_tables(
     on_mismatch: str,
     seed: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The facts (FACT_COLUMNS), the literature overrides (``OVERRIDE_COLUMNS``) and the report.
+    """The facts (FACT_COLUMNS), the literature overrides (``LITERATURE_COLUMNS``) and the report.
 
     ``releases`` maps an ontology key to its :class:`Release` (``terms`` indexed by ``term_id``),
     ``prefixes`` to its prefix, ``counts`` to its annotation-count table (computed).
@@ -253,7 +247,7 @@ def facts_from_tables(
     rows = pd.concat(checked, ignore_index=True)
     for issue in issues:
         issue["action"] = "mapped" if issue["issue"] == "alt_id" else {"error": "error", "drop": "dropped", "keep": "kept"}[on_mismatch]
-    report = pd.DataFrame(issues, columns=REPORT_COLUMNS)
+    report = pd.DataFrame(issues, columns=list(FACT_TABLE_REPORT_COLUMNS))
     for issue in issues:
         log.warning("%s → %s", _describe(issue), issue["action"])
     summary = report["issue"].value_counts().to_dict() if len(report) else {}
@@ -352,7 +346,7 @@ def _fact_rows(rows: pd.DataFrame, releases: Mapping[str, Release], counts: Mapp
     if dup_labels.any():
         log.warning("%d facts share a label with another fact of their ontology (the question is ambiguous): %s",
                     int(dup_labels.sum()), sorted(facts.loc[dup_labels, "label"].unique())[:10])
-    return facts[FACT_COLUMNS]
+    return facts[list(FACT_COLUMNS)]
 
 
 def _integral(values: pd.Series) -> pd.Series:

@@ -25,10 +25,10 @@ from pathlib import Path
 import pandas as pd
 
 from factsurv.io import InputError, read_tsv
+from factsurv.tables import LITERATURE_COLUMNS, LITERATURE_COVARIATES
 
 log = logging.getLogger("factsurv.data.literature")
 
-LIT_COLUMNS = ["fact_id", "identifier_frequency", "term_frequency"]
 _WORD = re.compile(r"\w+")
 _IDENT = re.compile(r"(?<![\w:])([A-Za-z]+:\d{7})(?!\d)")
 
@@ -105,7 +105,7 @@ def from_table(facts: pd.DataFrame, path: str | Path) -> pd.DataFrame:
     key = "fact_id" if "fact_id" in table.columns else "term_id"
     if key not in table.columns:
         raise InputError(f"{path}: needs a term_id or fact_id column; found {list(table.columns)}")
-    cols = [c for c in ("identifier_frequency", "term_frequency") if c in table.columns]
+    cols = [c for c in LITERATURE_COVARIATES if c in table.columns]
     if not cols:
         raise InputError(f"{path}: needs identifier_frequency and/or term_frequency columns; found {list(table.columns)}")
     for c in cols:
@@ -120,11 +120,11 @@ def from_table(facts: pd.DataFrame, path: str | Path) -> pd.DataFrame:
     missing = merged[cols[0]].isna().sum()
     if missing:
         log.warning("%s: %d of %d facts are not in the table; their frequencies are NA", path, missing, len(facts))
-    for c in ("identifier_frequency", "term_frequency"):
+    for c in LITERATURE_COVARIATES:
         if c not in merged:
             log.warning("%s: no %s column; the covariate is NA and will be dropped", path, c)
             merged[c] = pd.NA
-    return merged[LIT_COLUMNS]
+    return merged[list(LITERATURE_COLUMNS)]
 
 
 def literature_counts(
@@ -140,14 +140,14 @@ def literature_counts(
     ``table_facts``) gives a value, it replaces the counted one."""
     counts = _from_source(facts, source, table=table, corpus=corpus, fetched=fetched, overrides=overrides)
     if overrides:
-        counts = apply_overrides(counts, read_tsv(overrides, LIT_COLUMNS, dtype={"fact_id": str}), overrides)
+        counts = apply_overrides(counts, read_tsv(overrides, LITERATURE_COLUMNS, dtype={"fact_id": str}), overrides)
     return counts
 
 
 def apply_overrides(counts: pd.DataFrame, given: pd.DataFrame, path: str) -> pd.DataFrame:
     given = _align(counts, given)
     out = counts.copy()
-    for c in ("identifier_frequency", "term_frequency"):
+    for c in LITERATURE_COVARIATES:
         value = pd.to_numeric(given[c], errors="coerce")
         n = int(value.notna().sum())
         if n:
@@ -164,9 +164,9 @@ def _align(counts: pd.DataFrame, given: pd.DataFrame) -> pd.DataFrame:
 
 
 def from_fetched(facts: pd.DataFrame, path: str) -> pd.DataFrame:
-    """The table of the rule fetch_europepmc → LIT_COLUMNS in the order of ``facts``."""
-    table = read_tsv(path, LIT_COLUMNS, dtype={"fact_id": str})
-    merged = _align(facts[["fact_id"]], table[LIT_COLUMNS])
+    """The table of the rule fetch_europepmc → LITERATURE_COLUMNS in the order of ``facts``."""
+    table = read_tsv(path, LITERATURE_COLUMNS, dtype={"fact_id": str})
+    merged = _align(facts[["fact_id"]], table[list(LITERATURE_COLUMNS)])
     missing = merged["identifier_frequency"].isna()
     if missing.any():
         raise InputError(f"{path}: no counts for fact {merged['fact_id'][missing].iloc[0]!r} (re-run fetch_europepmc)")
@@ -183,11 +183,11 @@ def _from_source(facts: pd.DataFrame, source: str, *, table: str | None, corpus:
         if overrides:
             log.warning("literature.source is 'none': identifier_frequency and term_frequency come from the fact table "
                         "only; facts it gives no count for are NA")
-            return pd.DataFrame({"fact_id": facts["fact_id"], "identifier_frequency": pd.NA, "term_frequency": pd.NA})
+            return pd.DataFrame({"fact_id": facts["fact_id"], **{c: pd.NA for c in LITERATURE_COVARIATES}})
         log.warning(
             "literature.source is 'none': identifier_frequency and term_frequency are NA and the analysis drops them"
         )
-        return pd.DataFrame({"fact_id": facts["fact_id"], "identifier_frequency": pd.NA, "term_frequency": pd.NA})
+        return pd.DataFrame({"fact_id": facts["fact_id"], **{c: pd.NA for c in LITERATURE_COVARIATES}})
     if source == "table":
         if not table:
             raise InputError("literature.table: required when literature.source is 'table'")

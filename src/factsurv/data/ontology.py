@@ -20,13 +20,9 @@ from pathlib import Path
 import pandas as pd
 
 from factsurv.io import InputError
+from factsurv.tables import EDGE_COLUMNS, TERM_COLUMNS
 
 log = logging.getLogger("factsurv.data.ontology")
-
-TERM_COLUMNS = [
-    "term_id", "label", "namespace", "obsolete", "depth", "n_descendants", "n_synonyms",
-    "label_chars", "label_words", "leading_zeros",
-]
 
 
 @dataclass
@@ -211,17 +207,14 @@ def term_table(graph: OntologyGraph) -> pd.DataFrame:
     t["label_chars"] = t["label"].str.len()
     t["label_words"] = t["label"].str.split().str.len().fillna(0).astype(int)
     t["leading_zeros"] = [leading_zeros(i) for i in ids]
-    return t[TERM_COLUMNS].sort_values("term_id", kind="stable").reset_index(drop=True)
-
-
-EDGE_COLUMNS = ["term_id", "relation", "target_id"]
+    return t[list(TERM_COLUMNS)].sort_values("term_id", kind="stable").reset_index(drop=True)
 
 
 def edge_table(graph: OntologyGraph) -> pd.DataFrame:
     """The is_a and part_of edges as a tidy table (``term_id, relation, target_id``)."""
     rows = [(t, "is_a", p) for t, ps in graph.parents.items() for p in ps]
     rows += [(t, "part_of", p) for t, ps in graph.part_of.items() for p in ps]
-    return pd.DataFrame(rows, columns=EDGE_COLUMNS).sort_values(EDGE_COLUMNS, kind="stable")
+    return pd.DataFrame(rows, columns=list(EDGE_COLUMNS)).sort_values(list(EDGE_COLUMNS), kind="stable")
 
 
 def edges_from_table(edges: pd.DataFrame, relations: Iterable[str]) -> dict[str, list[str]]:

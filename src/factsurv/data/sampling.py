@@ -19,14 +19,9 @@ import numpy as np
 import pandas as pd
 
 from factsurv.io import InputError
+from factsurv.tables import FACT_COLUMNS
 
 log = logging.getLogger("factsurv.data.sampling")
-
-FACT_COLUMNS = [
-    "fact_id", "ontology", "term_id", "label", "split", "namespace", "depth", "n_descendants",
-    "n_synonyms", "label_chars", "label_words", "leading_zeros", "annotation_count",
-    "annotation_count_direct",
-]
 
 
 def eligible_terms(
@@ -128,4 +123,4 @@ def sample_facts(
         frames.append(chosen)
     if not frames:
         raise InputError("sample.counts: no facts requested")
-    return pd.concat(frames, ignore_index=True)[FACT_COLUMNS]
+    return pd.concat(frames, ignore_index=True)[list(FACT_COLUMNS)]

@@ -20,7 +20,7 @@ import pandas as pd
 from factsurv import control, prompts
 from factsurv.io import InputError, read_tsv
 from factsurv.modeling.evaluate import load_epoch_model
-from factsurv.modeling.facts import PromptSettings, encode_prompt
+from factsurv.prompts import PromptSettings, encode_prompt
 from factsurv.tables import CONTROL_COLUMNS, CONTROL_ITEM_COLUMNS
 
 log = logging.getLogger("factsurv")
@@ -36,6 +36,12 @@ def read_items(path: str | os.PathLike[str]) -> pd.DataFrame:
     return items
 
 
+def control_prompt_ids(tokenizer: Any, questions: Any, prompt: PromptSettings) -> list[list[int]]:
+    """Token ids of each control question in the facts' prompt format (chat template with the fixed
+    ``prompt.date``, or plain)."""
+    return [encode_prompt(tokenizer, prompts.render_user(tokenizer, q, prompt), prompt) for q in questions]
+
+
 def control_table(model: Any, tokenizer: Any, items: pd.DataFrame, prompt: PromptSettings, *,
                   batch_size: int, max_new_tokens: int) -> pd.DataFrame:
     """item_id, kind, prediction, correct for every item (greedy)."""
@@ -43,8 +49,7 @@ def control_table(model: Any, tokenizer: Any, items: pd.DataFrame, prompt: Promp
 
     from factsurv.modeling.generation import generate_answers
 
-    ids = [encode_prompt(tokenizer, prompts.render_prompt(tokenizer, q, prompt.chat_template, prompt.plain), prompt)
-           for q in items["question"]]
+    ids = control_prompt_ids(tokenizer, items["question"], prompt)
     bar = tqdm(total=len(ids), desc="control", file=sys.stderr, mininterval=5, ascii=True)
     answers = generate_answers(model, tokenizer, ids, keys=list(items["item_id"]), batch_size=batch_size,
                                max_new_tokens=max_new_tokens, prefixes=prompt.prefixes, progress=bar)

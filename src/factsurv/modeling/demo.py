@@ -24,21 +24,24 @@ SPECIAL_TOKENS = (PAD, BOS, EOS)
 
 @dataclass(frozen=True)
 class ArchitectureSettings:
-    """Sizes of the demo Llama (config ``models.<name>.demo.architecture``)."""
+    """Sizes of the demo Llama (config ``models.<name>.demo.architecture``). No defaults here:
+    :meth:`from_mapping` fills what ``values`` leaves out from the config schema."""
 
-    hidden_size: int = 256
-    intermediate_size: int = 1024
-    num_hidden_layers: int = 2
-    num_attention_heads: int = 4
-    max_position_embeddings: int = 256
-    tie_word_embeddings: bool = True
+    hidden_size: int
+    intermediate_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    max_position_embeddings: int
+    tie_word_embeddings: bool
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> "ArchitectureSettings":
+        from factsurv.config import section_defaults
+
         unknown = set(values) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown architecture setting(s): {sorted(unknown)}")
-        s = cls(**values)
+        s = cls(**{**section_defaults("definitions.demo_model.architecture"), **values})
         if s.hidden_size % s.num_attention_heads:
             raise ValueError(
                 f"hidden_size {s.hidden_size} is not a multiple of num_attention_heads {s.num_attention_heads}"
@@ -85,7 +88,7 @@ def wrap_tokenizer(tok: Any) -> Any:
     )
 
 
-def build_model(tokenizer: Any, arch: ArchitectureSettings, seed: int) -> Any:
+def init_demo_model(tokenizer: Any, arch: ArchitectureSettings, seed: int) -> Any:
     """An untrained ``LlamaForCausalLM`` sized by ``arch`` for ``tokenizer``, initialised with ``seed``."""
     import torch
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
@@ -122,7 +125,7 @@ def build_base(
 ) -> dict[str, Any]:
     """Train the tokenizer on the corpus, build the model, save both to ``out_dir``; return a summary."""
     tok = wrap_tokenizer(train_tokenizer(corpus_docs, vocab_size))
-    model = build_model(tok, arch, seed)
+    model = init_demo_model(tok, arch, seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tok.save_pretrained(out)

@@ -18,25 +18,28 @@ import numpy as np
 
 @dataclass(frozen=True)
 class PretrainSettings:
-    """Config ``models.<name>.demo.pretrain``."""
+    """Config ``models.<name>.demo.pretrain``. No defaults here: :meth:`from_mapping` fills what
+    ``values`` leaves out from the config schema."""
 
-    passes: float = 8.0
-    lr: float = 2e-3
-    schedule: str = "cosine"
-    min_lr_ratio: float = 0.0
-    warmup_ratio: float = 0.03
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    block_size: int = 128
-    batch_size: int = 8
-    threads: int = 2
+    passes: float
+    lr: float
+    schedule: str
+    min_lr_ratio: float
+    warmup_ratio: float
+    weight_decay: float
+    max_grad_norm: float
+    block_size: int
+    batch_size: int
+    threads: int
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> "PretrainSettings":
+        from factsurv.config import section_defaults
+
         unknown = set(values) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown pretrain setting(s): {sorted(unknown)}")
-        s = cls(**values)
+        s = cls(**{**section_defaults("definitions.demo_model.pretrain"), **values})
         if s.schedule not in ("cosine", "linear", "constant"):
             raise ValueError(f"schedule must be cosine, linear or constant, not {s.schedule!r}")
         if s.passes <= 0:

@@ -20,7 +20,8 @@ import pandas as pd
 from factsurv import prompts
 from factsurv.modeling import checkpoint as ckpt
 from factsurv.modeling import loading
-from factsurv.modeling.facts import PromptSettings, encode_prompt, read_facts, render_prompts
+from factsurv.modeling.facts import read_facts
+from factsurv.prompts import PromptSettings, encode_prompt, render_prompts
 from factsurv.tables import EVAL_COLUMNS
 
 log = logging.getLogger("factsurv")
@@ -32,15 +33,13 @@ def load_trained(spec: dict[str, Any], checkpoint_dir: str | os.PathLike[str] | 
     when one is given. A checkpoint from another base model is refused."""
     import torch
 
-    from factsurv.modeling.train import build_model
-
     tokenizer = loading.load_tokenizer(spec)
     if checkpoint_dir is None:
         return loading.load_model(spec, device=device), tokenizer, None
     meta = ckpt.read_meta(checkpoint_dir)
     ckpt.check_compatible(meta, base=loading.describe(spec), epoch=epoch, source=str(checkpoint_dir))
     torch.manual_seed(0)  # LoRA init is overwritten by the checkpoint; keep it deterministic anyway
-    model = build_model(spec, meta["method"], meta.get("lora") or {}, device=device)
+    model = loading.build_trainable_model(spec, meta["method"], meta.get("lora") or {}, device=device)
     ckpt.load_weights(model, checkpoint_dir, meta["method"])
     if meta["method"] == "lora":
         # fold the adapter into the base weights: generation then pays no extra matmuls

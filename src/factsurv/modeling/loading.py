@@ -4,6 +4,9 @@ A *model spec* is the plain dict a rule passes through ``params:`` (the ``models
 the config without the demo settings), plus ``name_or_path`` filled in with the folder for
 ``source: demo`` and ``source: path``. Heavy imports (torch, transformers) happen inside the
 functions so that a job that fails on bad input fails fast.
+
+:func:`build_trainable_model` readies the base model for a fine-tuning method (for training, and to
+rebuild a checkpoint's adapters before its weights are loaded).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from factsurv.io import InputError
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
+#: the fine-tuning methods (config ``training.method``)
+METHODS = ("lora", "qlora", "full")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
 FINGERPRINT_HEAD_BYTES = 1 << 20
 
@@ -200,3 +205,31 @@ def hf_cache_has(name_or_path: str, revision: str | None = None, cache: str | os
 
 def dumps(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, default=str)
+
+
+def build_trainable_model(spec: dict[str, Any], method: str, lora: dict[str, Any], *,
+                          device: str | None = None,
+                gradient_checkpointing: bool = False) -> Any:
+    """The base model ready for ``method``: all weights trainable (full) or LoRA adapters (lora,
+    4-bit base + adapters for qlora). Full fine-tuning keeps fp32 master weights."""
+    device = select_device(device)
+    if method not in METHODS:
+        raise InputError(f"training.method: {method!r} is not one of {METHODS}")
+    dtype = "float32" if method == "full" else None
+    model = load_model(spec, device=device, dtype=dtype, quantize_4bit=(method == "qlora"))
+    if method == "full":
+        if gradient_checkpointing:
+            model.gradient_checkpointing_enable()
+        return model
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+    if method == "qlora":
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing)
+    elif gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+        model.enable_input_require_grads()
+    config = LoraConfig(
+        r=int(lora["r"]), lora_alpha=float(lora["alpha"]), lora_dropout=float(lora["dropout"]),
+        target_modules=list(lora["target_modules"]), task_type="CAUSAL_LM", bias="none",
+    )
+    return get_peft_model(model, config)

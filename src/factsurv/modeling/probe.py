@@ -24,7 +24,8 @@ import pandas as pd
 from factsurv import prompts
 from factsurv.io import InputError, read_tsv
 from factsurv.modeling import loading
-from factsurv.modeling.facts import PromptSettings, encode_prompt, read_facts, render_prompts
+from factsurv.modeling.facts import read_facts
+from factsurv.prompts import PromptSettings, encode_prompt, render_prompts
 from factsurv.tables import EVAL_REQUIRED, MASTERY_LEVELS, PROBE_COLUMNS
 
 log = logging.getLogger("factsurv")
@@ -34,7 +35,8 @@ SAMPLE_SEP = " || "
 
 @dataclass(frozen=True)
 class ProbeSettings:
-    """The run's ``probe:`` block (defaults: the schema)."""
+    """The run's ``probe:`` block and its ``threads``. No defaults here: :meth:`from_params` fills
+    what the block leaves out from the config schema (``definitions.run.probe``)."""
 
     k: int
     temperature: float
@@ -42,12 +44,17 @@ class ProbeSettings:
     seed: int
     batch_size: int
     max_new_tokens: int
-    threads: int = 0
+    threads: int  # torch CPU threads (runs.<run>.threads; 0 leaves torch's choice)
 
     @classmethod
-    def from_params(cls, probe: dict[str, Any], threads: int = 0) -> "ProbeSettings":
-        known = {k: v for k, v in probe.items() if k in cls.__dataclass_fields__ and k != "threads"}
-        return cls(**known, threads=int(threads))
+    def from_params(cls, probe: dict[str, Any], threads: int) -> "ProbeSettings":
+        from factsurv.config import section_defaults
+
+        known = set(cls.__dataclass_fields__) - {"threads"}
+        unknown = sorted(set(probe) - known)
+        if unknown:
+            raise InputError(f"probe settings: unknown key(s) {unknown}")
+        return cls(**{**section_defaults("definitions.run.probe"), **probe}, threads=int(threads))
 
 
 def mastery(greedy_correct: int, n_correct: int, n_samples: int) -> str:

@@ -1,7 +1,7 @@
 """Fine-tuning one epoch at a time, resumable exactly (a torchtune-style recipe).
 
 :class:`EpochRecipe` holds the whole loop: ``setup`` (base model, method, optimizer, schedule, and
-the state of the previous epoch when resuming), ``train_epoch`` (one pass over the epoch's rows of
+the state of the previous epoch when resuming), ``run_epoch`` (one pass over the epoch's rows of
 the training plan, in the plan's order), and ``save_checkpoint`` (weights AND recipe state). Running epochs 1..3 as three processes that each resume from the previous checkpoint gives
 the same weights as one process running three epochs.
 
@@ -20,7 +20,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,54 +30,56 @@ from factsurv.designs import QUESTION, build_plan, default_design, epoch_order
 from factsurv.io import InputError
 from factsurv.modeling import checkpoint as ckpt
 from factsurv.modeling import loading
-from factsurv.modeling.facts import (
+from factsurv.modeling.loading import METHODS, build_trainable_model
+from factsurv.modeling.facts import train_facts
+from factsurv.prompts import (
     PromptSettings,
     encode_prompt,
     encode_statement,
     encode_target,
     render_prompts,
     split_trailing_space,
-    train_facts,
 )
 
 log = logging.getLogger("factsurv")
 
-METHODS = ("lora", "qlora", "full")
-DEFAULT_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 IGNORE = -100
 
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """The run's ``training:`` block and seed (what ``train_epoch`` receives through params)."""
+    """The run's ``training:`` block, its ``threads`` and seed (what ``train_epoch`` receives through
+    params). No defaults here: :meth:`from_params` fills what the block leaves out from the config
+    schema (``definitions.run.training``)."""
 
-    method: str = "lora"
-    lr: float = 2e-4
-    schedule_epochs: int = 20
-    warmup_ratio: float = 0.03
-    batch_size: int = 16
-    grad_accum: int = 1
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    gradient_checkpointing: bool = False
-    threads: int = 0
-    lora: dict[str, Any] = field(default_factory=lambda: {"r": 16, "alpha": 32, "dropout": 0.05,
-                                                          "target_modules": list(DEFAULT_TARGETS)})
-    seed: int = 1
+    method: str
+    lr: float
+    schedule_epochs: int
+    warmup_ratio: float
+    batch_size: int
+    grad_accum: int
+    weight_decay: float
+    max_grad_norm: float
+    gradient_checkpointing: bool
+    threads: int  # torch CPU threads (runs.<run>.threads; 0 leaves torch's choice)
+    lora: dict[str, Any]
+    seed: int
 
     @classmethod
-    def from_params(cls, training: dict[str, Any], seed: int) -> "TrainSettings":
-        known = {k: v for k, v in training.items() if k in cls.__dataclass_fields__ and k != "seed"}
-        unknown = sorted(set(training) - set(known))
+    def from_params(cls, training: dict[str, Any], seed: int, threads: int) -> "TrainSettings":
+        from factsurv.config import section_defaults
+
+        known = set(cls.__dataclass_fields__) - {"seed", "threads"}
+        unknown = sorted(set(training) - known)
         if unknown:
             raise InputError(f"training settings: unknown key(s) {unknown}")
-        s = cls(**known, seed=int(seed))
+        defaults = section_defaults("definitions.run.training")
+        values = {**defaults, **training}
+        values["lora"] = {**defaults["lora"], **dict(training.get("lora") or {})}
+        values["lora"]["target_modules"] = list(values["lora"]["target_modules"])
+        s = cls(**values, threads=int(threads), seed=int(seed))
         if s.method not in METHODS:
             raise InputError(f"training.method: {s.method!r} is not one of {METHODS}")
-        lora = {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": list(DEFAULT_TARGETS)}
-        lora.update(dict(s.lora or {}))
-        lora["target_modules"] = list(lora["target_modules"])
-        object.__setattr__(s, "lora", lora)
         return s
 
     def plan(self) -> dict[str, Any]:
@@ -88,8 +90,7 @@ class TrainSettings:
         return d
 
 
-__all__ = ["EpochRecipe", "TrainSettings", "build_model", "epoch_order", "linear_schedule", "train_epoch",
-           "train_epochs"]
+__all__ = ["EpochRecipe", "TrainSettings", "epoch_order", "linear_schedule", "train_epoch", "train_epochs"]
 
 
 def steps_in(n_examples: int, batch_size: int, grad_accum: int) -> int:
@@ -106,33 +107,6 @@ def linear_schedule(warmup: int, total: int):
         return max(0.0, (total - step) / max(1, total - warmup))
 
     return factor
-
-
-def build_model(spec: dict[str, Any], method: str, lora: dict[str, Any], *, device: str | None = None,
-                gradient_checkpointing: bool = False) -> Any:
-    """The base model ready for ``method``: all weights trainable (full) or LoRA adapters (lora,
-    4-bit base + adapters for qlora). Full fine-tuning keeps fp32 master weights."""
-    device = loading.select_device(device)
-    if method not in METHODS:
-        raise InputError(f"training.method: {method!r} is not one of {METHODS}")
-    dtype = "float32" if method == "full" else None
-    model = loading.load_model(spec, device=device, dtype=dtype, quantize_4bit=(method == "qlora"))
-    if method == "full":
-        if gradient_checkpointing:
-            model.gradient_checkpointing_enable()
-        return model
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
-
-    if method == "qlora":
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing)
-    elif gradient_checkpointing:
-        model.gradient_checkpointing_enable()
-        model.enable_input_require_grads()
-    config = LoraConfig(
-        r=int(lora["r"]), lora_alpha=float(lora["alpha"]), lora_dropout=float(lora["dropout"]),
-        target_modules=list(lora["target_modules"]), task_type="CAUSAL_LM", bias="none",
-    )
-    return get_peft_model(model, config)
 
 
 def _rng_state() -> dict[str, Any]:
@@ -197,7 +171,7 @@ class EpochRecipe:
                                   source=str(resume_from))
         torch.manual_seed(s.seed)
         self.tokenizer = loading.load_tokenizer(self.spec)
-        self.model = build_model(self.spec, s.method, s.lora, device=self.device,
+        self.model = build_trainable_model(self.spec, s.method, s.lora, device=self.device,
                                  gradient_checkpointing=s.gradient_checkpointing)
         self._encoded: dict[tuple[str, str, str], tuple[list[int], list[int]]] = {}
         params = [p for p in self.model.parameters() if p.requires_grad]
@@ -261,7 +235,7 @@ class EpochRecipe:
         return {"input_ids": t(ids), "labels": t(labels), "attention_mask": t(mask)}
 
     # -- train ---------------------------------------------------------------------------------
-    def train_epoch(self, epoch: int | None = None) -> dict[str, Any]:
+    def run_epoch(self, epoch: int | None = None) -> dict[str, Any]:
         """One pass over the epoch's plan rows; returns loss, tokens, seconds."""
         import torch
         from tqdm.auto import tqdm
@@ -351,7 +325,7 @@ def train_epoch(spec: dict[str, Any], facts_path: str | os.PathLike[str], epoch:
         if meta.get("epoch") != epoch - 1:
             raise ckpt.CheckpointMismatch(f"{previous}: is epoch {meta.get('epoch')}, expected {epoch - 1}")
     recipe.setup(previous)
-    stats = recipe.train_epoch(epoch)
+    stats = recipe.run_epoch(epoch)
     recipe.save_checkpoint(out_dir, stats)
     return stats
 
@@ -371,7 +345,7 @@ def train_epochs(spec: dict[str, Any], facts_path: str | os.PathLike[str], epoch
     recipe = EpochRecipe(spec, read_facts(facts_path), settings, prompt, plan=plan, plan_sha256=sha, device=device)
     recipe.setup(None)
     for e in range(1, int(epochs) + 1):
-        stats = recipe.train_epoch(e)
+        stats = recipe.run_epoch(e)
         if out_root is not None:
             recipe.save_checkpoint(Path(out_root) / f"epoch_{e}", stats)
     return recipe
