@@ -43,5 +43,4 @@ include: "workflow/rules/experiments.smk"
 rule all:
     default_target: True
     input:
-        get_final_outputs(),
-        [out for name in sorted(EXPERIMENTS) for out in experiment_outputs(name)],
+        final_targets(),

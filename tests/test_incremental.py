@@ -34,11 +34,12 @@ DATA = {"get_ontology", "get_annotations", "parse_terms", "annotation_counts", "
 DEMO = {"demo_corpus", "build_demo_model", "pretrain_demo_model"}
 PLAN = {"train_plan"}
 MODEL = {"eval_base_model", "probe_baseline", "run_baseline_tables", "train_epoch", "eval_epoch", "control_epoch"}
-FIGURES = {"figure_km", "figure_forest", "figure_rate", "figure_accuracy", "figure_epoch_sets", "figure_forgetting",
-           "figure_control"}
+#: one job draws every figure of a run (the control figure too): any analysis change re-draws them
+FIGURES = {"figures"}
 #: the control probe's analysis reads the control tables only (not the facts' evals or the probe)
-CONTROL = {"control_accuracy", "figure_control"}
-ANALYSIS = {"trajectories", "events", "cox", "discrete_time", "qvalues", "km", "dynamics", "summary", "paper_comparison",
+CONTROL = {"control_accuracy"}
+#: one job per run and step for all three event kinds (events, cox with the q-values, discrete_time, km)
+ANALYSIS = {"trajectories", "events", "cox", "discrete_time", "km", "dynamics", "summary", "paper_comparison",
             "epoch_sets", "forgetting", "control_accuracy"} | FIGURES
 EVERYTHING = DATA | DEMO | PLAN | MODEL | ANALYSIS | {"control_items"}
 
@@ -79,11 +80,11 @@ CHANGES = [
     ("probe: k", {f"runs__{RUN}__probe__k": 5},
      {"probe_baseline", "run_baseline_tables"} | ANALYSIS - CONTROL),
     ("control: items", {"control__arithmetic__items": 50},
-     {"control_items", "control_epoch", "summary", "paper_comparison"} | CONTROL),
+     {"control_items", "control_epoch", "summary", "paper_comparison"} | CONTROL | FIGURES),
     ("control: max_new_tokens", {"control__max_new_tokens": 6},
-     {"control_epoch", "summary", "paper_comparison"} | CONTROL),
+     {"control_epoch", "summary", "paper_comparison"} | CONTROL | FIGURES),
     ("analysis: the Cox covariates", {"analysis__cox__covariates": ["latent", "annotation_count", "depth"]},
-     {"cox", "discrete_time", "qvalues", "summary", "figure_forest", "paper_comparison"}),
+     {"cox", "discrete_time", "summary", "paper_comparison"} | FIGURES),
     ("figures: dpi", {"figures__dpi": 120},
      FIGURES),
 ]

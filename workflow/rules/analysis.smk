@@ -1,36 +1,28 @@
-# The analysis stage (docs/design.md): trajectories → events → Cox, Kaplan–Meier/log-rank,
-# learning dynamics → summary and figures. Every setting reaches a rule through `params:`.
+# The analysis stage (docs/design.md): trajectories → events → Cox (+ q-values), discrete-time
+# models, Kaplan–Meier/log-rank, learning dynamics → summary, and one job that draws the run's
+# figures. Every setting reaches a rule through `params:`.
+#
+# One job per run and step, writing the tables of all three event kinds (acquisition,
+# generalization, degradation): the fits take seconds, and an experiment of 60 runs plans ~1,100
+# fewer jobs than with one job per kind and figure (docs/slurm.md, "Planning").
 
 
 include: "analysis_common.smk"
 
 
-RUN_TARGETS.extend(
-    [
-        "results/{run}/analysis/summary.tsv",
-        "results/{run}/analysis/dynamics.tsv",
-        *[f"results/{{run}}/analysis/cox_{k}.tsv" for k in ANALYSIS_KINDS],
-        *[f"results/{{run}}/analysis/cloglog_{k}.tsv" for k in ANALYSIS_KINDS],
-        "results/{run}/analysis/qvalues.tsv",
-        *[f"results/{{run}}/analysis/km_{k}.tsv" for k in ANALYSIS_KINDS],
-        *[
-            f"results/{{run}}/figures/km_{k}.{x}"
-            for k in ANALYSIS_KINDS
-            for x in FIGURE_FORMATS
-        ],
-        *[
-            f"results/{{run}}/figures/forest_{k}.{x}"
-            for k in ANALYSIS_KINDS
-            for x in FIGURE_FORMATS
-        ],
-        *[f"results/{{run}}/figures/acquisition_rate.{x}" for x in FIGURE_FORMATS],
-        *[f"results/{{run}}/figures/accuracy.{x}" for x in FIGURE_FORMATS],
-        "results/{run}/analysis/epoch_sets.tsv",
-        *[f"results/{{run}}/figures/epoch_sets.{x}" for x in FIGURE_FORMATS],
-        "results/{run}/analysis/forgetting.tsv",
-        *[f"results/{{run}}/figures/forgetting.{x}" for x in FIGURE_FORMATS],
+def analysis_targets(run):
+    """The run's analysis tables and figures in the default target."""
+    return [
+        f"results/{run}/analysis/summary.tsv",
+        f"results/{run}/analysis/dynamics.tsv",
+        *run_analysis_tables(run, "cox").values(),
+        *run_analysis_tables(run, "cloglog").values(),
+        f"results/{run}/analysis/qvalues.tsv",
+        *run_analysis_tables(run, "km").values(),
+        f"results/{run}/analysis/epoch_sets.tsv",
+        f"results/{run}/analysis/forgetting.tsv",
+        *run_figures(run),
     ]
-)
 
 
 rule trajectories:
@@ -38,7 +30,7 @@ rule trajectories:
         facts="results/facts/facts.tsv",
         literature="results/facts/literature_counts.tsv",
         baseline="results/{run}/probe/baseline.tsv",
-        evals=get_eval_tables,
+        evals=lambda wildcards: eval_tables(wildcards.run),
         plan="results/{run}/train_plan.tsv",
     output:
         "results/{run}/analysis/trajectories.tsv",
@@ -56,103 +48,85 @@ rule events:
     input:
         "results/{run}/analysis/trajectories.tsv",
     output:
-        "results/{run}/analysis/events_{kind}.tsv",
+        **per_kind("events"),
     log:
-        "logs/{run}/analysis/events_{kind}.log",
-    wildcard_constraints:
-        kind="|".join(ANALYSIS_KINDS),
+        "logs/{run}/analysis/events.log",
     conda:
         "../../envs/analysis.yaml"
     params:
-        selection=get_kind_selection,
-        stable_epochs=lambda wildcards: analysis_config()["stable_epochs"],
+        selection=KIND_SELECTIONS,
+        stable_epochs=analysis_config()["stable_epochs"],
     script:
         "../scripts/events.py"
 
 
+# Cox models of every kind and the Benjamini–Hochberg q-values across them (qvalues.tsv).
 rule cox:
     input:
-        "results/{run}/analysis/events_{kind}.tsv",
+        **per_kind("events"),
     output:
-        "results/{run}/analysis/cox_{kind}.tsv",
+        **per_kind("cox"),
+        qvalues="results/{run}/analysis/qvalues.tsv",
     log:
-        "logs/{run}/analysis/cox_{kind}.log",
+        "logs/{run}/analysis/cox.log",
     benchmark:
-        "benchmarks/{run}/analysis/cox_{kind}.tsv"
-    wildcard_constraints:
-        kind="|".join(ANALYSIS_KINDS),
+        "benchmarks/{run}/analysis/cox.tsv"
     conda:
         "../../envs/analysis.yaml"
     params:
-        cox=get_cox_settings,
-        kind=get_cox_kind_settings,
+        cox=COX_SETTINGS,
+        kinds=COX_KIND_SETTINGS,
     script:
         "../scripts/cox.py"
 
 
 rule discrete_time:
     input:
-        events="results/{run}/analysis/events_{kind}.tsv",
-        cox="results/{run}/analysis/cox_{kind}.tsv",
+        events=list(per_kind("events").values()),
+        cox=list(per_kind("cox").values()),
         trajectories="results/{run}/analysis/trajectories.tsv",
     output:
-        "results/{run}/analysis/cloglog_{kind}.tsv",
+        **per_kind("cloglog"),
     log:
-        "logs/{run}/analysis/cloglog_{kind}.log",
+        "logs/{run}/analysis/cloglog.log",
     benchmark:
-        "benchmarks/{run}/analysis/cloglog_{kind}.tsv"
-    wildcard_constraints:
-        kind="|".join(ANALYSIS_KINDS),
-    conda:
-        "../../envs/analysis.yaml"
-    params:
-        cox=get_cox_settings,
-        kind=get_cox_kind_settings,
-        discrete_time=lambda wildcards: dict(analysis_config()["discrete_time"]),
-    script:
-        "../scripts/discrete_time.py"
-
-
-rule qvalues:
-    input:
-        expand("results/{{run}}/analysis/cox_{kind}.tsv", kind=ANALYSIS_KINDS),
-    output:
-        "results/{run}/analysis/qvalues.tsv",
-    log:
-        "logs/{run}/analysis/qvalues.log",
+        "benchmarks/{run}/analysis/cloglog.tsv"
     conda:
         "../../envs/analysis.yaml"
     params:
         kinds=ANALYSIS_KINDS,
+        cox=COX_SETTINGS,
+        kind_settings=COX_KIND_SETTINGS,
+        discrete_time=canonical(dict(analysis_config()["discrete_time"])),
     script:
-        "../scripts/qvalues.py"
+        "../scripts/discrete_time.py"
 
 
 rule km:
     input:
-        "results/{run}/analysis/events_{kind}.tsv",
+        **per_kind("events"),
     output:
-        km="results/{run}/analysis/km_{kind}.tsv",
-        logrank="results/{run}/analysis/logrank_{kind}.tsv",
+        km=list(per_kind("km").values()),
+        logrank=list(per_kind("logrank").values()),
     log:
-        "logs/{run}/analysis/km_{kind}.log",
-    wildcard_constraints:
-        kind="|".join(ANALYSIS_KINDS),
+        "logs/{run}/analysis/km.log",
     conda:
         "../../envs/analysis.yaml"
     params:
-        group_by=lambda wildcards: list(analysis_config()["km"][wildcards.kind]),
+        kinds=ANALYSIS_KINDS,
+        group_by=canonical(
+            {kind: list(analysis_config()["km"][kind]) for kind in ANALYSIS_KINDS}
+        ),
     script:
         "../scripts/km.py"
 
 
 rule dynamics:
     input:
-        events=lambda wildcards: expand(
-            "results/{run}/analysis/events_{kind}.tsv",
-            run=wildcards.run,
-            kind=analysis_config()["dynamics"]["kinds"],
-        ),
+        events=[
+            f"results/{{run}}/analysis/events_{kind}.tsv"
+            for kind in analysis_config()["dynamics"]["kinds"]
+        ],
     output:
         "results/{run}/analysis/dynamics.tsv",
     log:
@@ -160,13 +134,11 @@ rule dynamics:
     conda:
         "../../envs/analysis.yaml"
     params:
-        kinds=lambda wildcards: list(analysis_config()["dynamics"]["kinds"]),
-        group_by=lambda wildcards: analysis_config()["dynamics"]["group_by"],
-        convergence_share=lambda wildcards: analysis_config()["dynamics"][
-            "convergence_share"
-        ],
-        bootstrap=lambda wildcards: analysis_config()["dynamics"]["bootstrap"],
-        seed=lambda wildcards: analysis_config()["dynamics"]["seed"],
+        kinds=list(analysis_config()["dynamics"]["kinds"]),
+        group_by=analysis_config()["dynamics"]["group_by"],
+        convergence_share=analysis_config()["dynamics"]["convergence_share"],
+        bootstrap=analysis_config()["dynamics"]["bootstrap"],
+        seed=analysis_config()["dynamics"]["seed"],
     script:
         "../scripts/dynamics.py"
 
@@ -174,20 +146,18 @@ rule dynamics:
 rule summary:
     input:
         trajectories="results/{run}/analysis/trajectories.tsv",
-        events=expand("results/{{run}}/analysis/events_{kind}.tsv", kind=ANALYSIS_KINDS),
-        cox=expand("results/{{run}}/analysis/cox_{kind}.tsv", kind=ANALYSIS_KINDS),
+        events=list(per_kind("events").values()),
+        cox=list(per_kind("cox").values()),
         cloglog_acquisition="results/{run}/analysis/cloglog_acquisition.tsv",
         qvalues="results/{run}/analysis/qvalues.tsv",
-        logrank=expand(
-            "results/{{run}}/analysis/logrank_{kind}.tsv", kind=ANALYSIS_KINDS
-        ),
+        logrank=list(per_kind("logrank").values()),
         dynamics="results/{run}/analysis/dynamics.tsv",
         epoch_sets="results/{run}/analysis/epoch_sets.tsv",
         forgetting="results/{run}/analysis/forgetting.tsv",
         forgetting_curves="results/{run}/analysis/km_forgetting.tsv",
         # the control probe's accuracy (control.smk), unless control.enabled is false
-        control=lambda wildcards: (
-            [f"results/{wildcards.run}/analysis/control.tsv"]
+        control=(
+            ["results/{run}/analysis/control.tsv"]
             if config["control"]["enabled"]
             else []
         ),
@@ -200,108 +170,18 @@ rule summary:
     params:
         kinds=ANALYSIS_KINDS,
         demo=is_demo_run,
-        selection=get_summary_selection,
-        compare_stable_epochs=lambda wildcards: list(
-            analysis_config()["compare_stable_epochs"]
-        ),
-        cox=get_cox_settings,
+        selection=SUMMARY_SELECTION,
+        compare_stable_epochs=list(analysis_config()["compare_stable_epochs"]),
+        cox=COX_SETTINGS,
     script:
         "../scripts/summary.py"
-
-
-rule figure_km:
-    input:
-        "results/{run}/analysis/km_{kind}.tsv",
-    output:
-        figure_outputs(
-            "km_{kind}",
-            "../report/km.rst",
-            "Survival curves",
-            "{kind}",
-        ),
-    log:
-        "logs/{run}/figures/km_{kind}.log",
-    wildcard_constraints:
-        kind="|".join(ANALYSIS_KINDS),
-    conda:
-        "../../envs/analysis.yaml"
-    params:
-        demo=is_demo_run,
-        dpi=config["figures"]["dpi"],
-    script:
-        "../scripts/figure_km.py"
-
-
-rule figure_forest:
-    input:
-        "results/{run}/analysis/cox_{kind}.tsv",
-    output:
-        figure_outputs(
-            "forest_{kind}",
-            "../report/forest.rst",
-            "Hazard ratios",
-            "{kind}",
-        ),
-    log:
-        "logs/{run}/figures/forest_{kind}.log",
-    wildcard_constraints:
-        kind="|".join(ANALYSIS_KINDS),
-    conda:
-        "../../envs/analysis.yaml"
-    params:
-        demo=is_demo_run,
-        dpi=config["figures"]["dpi"],
-    script:
-        "../scripts/figure_forest.py"
-
-
-rule figure_rate:
-    input:
-        "results/{run}/analysis/dynamics.tsv",
-    output:
-        figure_outputs(
-            "acquisition_rate",
-            "../report/acquisition_rate.rst",
-            "Learning dynamics",
-            "rate",
-        ),
-    log:
-        "logs/{run}/figures/acquisition_rate.log",
-    conda:
-        "../../envs/analysis.yaml"
-    params:
-        demo=is_demo_run,
-        dpi=config["figures"]["dpi"],
-    script:
-        "../scripts/figure_rate.py"
-
-
-rule figure_accuracy:
-    input:
-        "results/{run}/analysis/trajectories.tsv",
-    output:
-        figure_outputs(
-            "accuracy",
-            "../report/accuracy.rst",
-            "Learning dynamics",
-            "accuracy",
-        ),
-    log:
-        "logs/{run}/figures/accuracy.log",
-    conda:
-        "../../envs/analysis.yaml"
-    params:
-        demo=is_demo_run,
-        dpi=config["figures"]["dpi"],
-    script:
-        "../scripts/figure_accuracy.py"
 
 
 rule epoch_sets:
     input:
         trajectories="results/{run}/analysis/trajectories.tsv",
-        evals=get_eval_tables,
-        checkpoints=get_checkpoints,
+        evals=lambda wildcards: eval_tables(wildcards.run),
+        checkpoints=lambda wildcards: run_checkpoints(wildcards.run),
     output:
         "results/{run}/analysis/epoch_sets.tsv",
     log:
@@ -312,27 +192,6 @@ rule epoch_sets:
         confidence_threshold=analysis_config()["confidence_threshold"],
     script:
         "../scripts/epoch_sets.py"
-
-
-rule figure_epoch_sets:
-    input:
-        "results/{run}/analysis/epoch_sets.tsv",
-    output:
-        figure_outputs(
-            "epoch_sets",
-            "../report/epoch_sets.rst",
-            "Learning dynamics",
-            "epoch sets",
-        ),
-    log:
-        "logs/{run}/figures/epoch_sets.log",
-    conda:
-        "../../envs/analysis.yaml"
-    params:
-        demo=is_demo_run,
-        dpi=config["figures"]["dpi"],
-    script:
-        "../scripts/figure_epoch_sets.py"
 
 
 rule forgetting:
@@ -346,8 +205,8 @@ rule forgetting:
     conda:
         "../../envs/analysis.yaml"
     params:
-        selection=get_summary_selection,
-        stable_epochs=lambda wildcards: sorted(
+        selection=SUMMARY_SELECTION,
+        stable_epochs=sorted(
             {
                 1,
                 analysis_config()["stable_epochs"],
@@ -358,22 +217,30 @@ rule forgetting:
         "../scripts/forgetting.py"
 
 
-rule figure_forgetting:
+# Every figure of a run in one job (RUN_FIGURES in analysis_common.smk): drawing one takes well
+# under a second, so a changed table re-draws all of them (dpi: figures.dpi).
+rule figures:
     input:
-        "results/{run}/analysis/km_forgetting.tsv",
-    output:
-        figure_outputs(
-            "forgetting",
-            "../report/forgetting.rst",
-            "Survival curves",
-            "forgetting",
+        km=list(per_kind("km").values()),
+        cox=list(per_kind("cox").values()),
+        dynamics="results/{run}/analysis/dynamics.tsv",
+        trajectories="results/{run}/analysis/trajectories.tsv",
+        epoch_sets="results/{run}/analysis/epoch_sets.tsv",
+        forgetting_curves="results/{run}/analysis/km_forgetting.tsv",
+        control=(
+            ["results/{run}/analysis/control.tsv"]
+            if config["control"]["enabled"]
+            else []
         ),
+    output:
+        **{name: figure_outputs(*spec) for name, spec in RUN_FIGURES.items()},
     log:
-        "logs/{run}/figures/forgetting.log",
+        "logs/{run}/figures/figures.log",
     conda:
         "../../envs/analysis.yaml"
     params:
+        kinds=ANALYSIS_KINDS,
         demo=is_demo_run,
         dpi=config["figures"]["dpi"],
     script:
-        "../scripts/figure_forgetting.py"
+        "../scripts/figures.py"

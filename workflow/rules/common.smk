@@ -183,25 +183,27 @@ def sampled_ontologies():
     return [o for o in ONTOLOGIES if o in counts]
 
 
-# Each .smk file appends the per-run targets it adds to the default target (a pattern with "{run}",
-# or a function of the run name returning a list of paths, e.g. one table per epoch).
-RUN_TARGETS = []
+# The default target (rule all): what each part of the workflow adds, asked of the functions that
+# its .smk file defines (model_targets in model_common.smk, analysis_targets in analysis.smk,
+# control_targets in control_common.smk, paper_targets and experiment_outputs in experiments.smk).
+# They are looked up when rule all is read, after every file is included.
+def run_targets(run):
+    """Every final output of one run."""
+    return [
+        *model_targets(run),
+        *analysis_targets(run),
+        *control_targets(run),
+        *paper_targets(run),
+    ]
 
 
-def get_run_outputs(run):
-    outputs = []
-    for target in RUN_TARGETS:
-        if callable(target):
-            outputs.extend(target(run))
-        else:
-            outputs.append(target.format(run=run))
-    return outputs
-
-
-def get_final_outputs():
+def final_targets():
+    """The default target: the facts, every run's outputs and every experiment's joint analysis."""
     outputs = ["results/facts/facts.tsv", "results/facts/literature_counts.tsv"]
     for run in RUNS:
-        outputs += get_run_outputs(run)
+        outputs += run_targets(run)
+    for name in sorted(EXPERIMENTS):
+        outputs += experiment_outputs(name)
     return outputs
 
 

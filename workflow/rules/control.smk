@@ -1,12 +1,10 @@
 # The out-of-domain control probe (issue 13): after every epoch (0: the base model), greedy answers
 # to general items that the facts do not train (arithmetic; multiple choice from a local file),
-# their accuracy per epoch and a figure. config `control:`; control.enabled: false drops it all.
+# their accuracy per epoch and a figure (drawn by rule figures, analysis.smk). config `control:`;
+# control.enabled: false drops it all.
 
 
 include: "control_common.smk"
-
-
-RUN_TARGETS.append(control_run_targets)
 
 
 rule control_items:
@@ -56,7 +54,7 @@ rule control_epoch:
 rule control_accuracy:
     input:
         control_items="results/control/items.tsv",
-        tables=control_tables,
+        tables=lambda wildcards: control_tables(wildcards.run),
     output:
         "results/{run}/analysis/control.tsv",
     log:
@@ -65,24 +63,3 @@ rule control_accuracy:
         "../../envs/analysis.yaml"
     script:
         "../scripts/control_accuracy.py"
-
-
-rule figure_control:
-    input:
-        "results/{run}/analysis/control.tsv",
-    output:
-        figure_outputs(
-            "control",
-            "../report/control.rst",
-            "Learning dynamics",
-            "out-of-domain accuracy",
-        ),
-    log:
-        "logs/{run}/figures/control.log",
-    conda:
-        "../../envs/analysis.yaml"
-    params:
-        demo=is_demo_run,
-        dpi=config["figures"]["dpi"],
-    script:
-        "../scripts/figure_control.py"

@@ -27,15 +27,14 @@ def control_item_inputs(wildcards):
     return [path] if path else []
 
 
-def control_tables(wildcards):
-    epochs = run_config(wildcards.run)["epochs"]
-    return [f"results/{wildcards.run}/control/epoch_{e}.tsv" for e in range(epochs + 1)]
+def control_tables(run):
+    """results/{run}/control/epoch_{e}.tsv for e = 0..epochs."""
+    epochs = run_config(run)["epochs"]
+    return [f"results/{run}/control/epoch_{e}.tsv" for e in range(epochs + 1)]
 
 
-def control_run_targets(run):
+def control_targets(run):
+    """The run's control accuracy in the default target (its figure: analysis_targets)."""
     if not control_enabled():
         return []
-    return [
-        f"results/{run}/analysis/control.tsv",
-        *[f"results/{run}/figures/control.{x}" for x in config["figures"]["formats"]],
-    ]
+    return [f"results/{run}/analysis/control.tsv"]

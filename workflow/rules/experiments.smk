@@ -110,7 +110,7 @@ rule experiment_cox:
     params:
         analysis=experiment_analysis,
         levels=experiment_levels,
-        cox=get_cox_settings,
+        cox=COX_SETTINGS,
     script:
         "../scripts/experiment_cox.py"
 
@@ -157,7 +157,8 @@ rule figure_experiment:
 
 # The paper side by side (issue 12), per run: the paper's headline numbers next to this run's
 # summary, with whether the direction agrees (factsurv.analysis.paper).
-RUN_TARGETS.append("results/{run}/analysis/paper_comparison.tsv")
+def paper_targets(run):
+    return [f"results/{run}/analysis/paper_comparison.tsv"]
 
 
 rule paper_comparison:

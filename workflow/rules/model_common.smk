@@ -1,8 +1,21 @@
 # Helpers of the model stage (included by model.smk): base-model input, params, targets.
 
 
+def per_run(value_of):
+    """A rule's setting that may differ between runs (``value_of(run)``): the value itself when
+    every run has the same one, else a function of the wildcards. Snakemake evaluates a function
+    for each job (thousands in an experiment, each with a signature inspection); a plain value
+    costs nothing per job and gives the job the same params. Strings and lists stay functions
+    (Snakemake would format the {wildcards} in a plain one)."""
+    values = [value_of(run) for run in RUNS]
+    if values and all(v == values[0] for v in values[1:]):
+        if not isinstance(values[0], (str, list)):
+            return values[0]
+    return lambda wildcards: value_of(wildcards.run)
+
+
 def run_setting(key):
-    return lambda wildcards: canonical(run_config(wildcards.run)[key])
+    return per_run(lambda run: canonical(run_config(run)[key]))
 
 
 def run_model_name(run):
@@ -29,14 +42,13 @@ def model_folder(name):
     return []
 
 
-def model_params(wildcards):
-    """The model spec without the demo's build settings (those reach the model via its files)."""
-    return model_spec_params(run_model_name(wildcards.run))
-
-
 def model_spec_params(name):
     spec = model_config(name)
     return canonical({k: v for k, v in spec.items() if k != "demo"})
+
+
+# The model spec without the demo's build settings (those reach the model via its files).
+model_params = per_run(lambda run: model_spec_params(run_model_name(run)))
 
 
 # Model scope (issue 12): the epoch-0 evaluation and the probe of a base model are shared by every
@@ -106,7 +118,7 @@ def ontology_prefixes():
 
 
 def run_resource(key):
-    return lambda wildcards: run_config(wildcards.run)["resources"][key]
+    return per_run(lambda run: run_config(run)["resources"][key])
 
 
 def previous_checkpoint(wildcards):
@@ -131,5 +143,7 @@ def eval_tables(run):
     ]
 
 
-RUN_TARGETS.append("results/{run}/probe/baseline.tsv")
-RUN_TARGETS.append(eval_tables)  # the number of epochs differs between runs
+def model_targets(run):
+    """The run's probe and eval tables in the default target (the number of epochs differs
+    between runs)."""
+    return [f"results/{run}/probe/baseline.tsv", *eval_tables(run)]

@@ -1,4 +1,4 @@
-"""Rule discrete_time: cloglog models on fact × epoch data next to the Cox estimates of one kind."""
+"""Rule discrete_time: cloglog models on fact × epoch data next to the Cox estimates, every kind."""
 
 import sys
 from pathlib import Path
@@ -11,18 +11,23 @@ from factsurv.io import read_tsv, write_tsv  # noqa: E402
 from factsurv.rules import rule_logging  # noqa: E402
 
 with rule_logging(snakemake) as log:
-    events = read_tsv(snakemake.input.events, ["fact_id", "duration", "event"], dtype={"fact_id": str})
-    kind = snakemake.params.kind
+    settings = CoxSettings.from_config(dict(snakemake.params.cox))
+    dt = DiscreteTimeSettings.from_config(dict(snakemake.params.discrete_time))
     trajectories = snakemake.input.get("trajectories")
+    # exposures so far per fact x epoch (from the plan, via trajectories.tsv): the same for every kind
     exposure = exposure_matrix(read_tsv(trajectories, ["fact_id", "epoch"], dtype={"fact_id": str})) if trajectories else None
-    table, problems = cloglog_table(
-        events,
-        CoxSettings.from_config(dict(snakemake.params.cox)),
-        DiscreteTimeSettings.from_config(dict(snakemake.params.discrete_time)),
-        cox=read_tsv(snakemake.input.cox),
-        extra_covariates=list(kind["extra_covariates"]),
-        subsets={k: list(v) for k, v in dict(kind["subsets"]).items()},
-        exposure=exposure,
-    )
-    write_tsv(table, snakemake.output[0])
-    log.info("%d rows; %d models not converged", len(table), len(problems))
+    kinds = list(snakemake.params.kinds)
+    for kind, events_path, cox_path in zip(kinds, snakemake.input.events, snakemake.input.cox):
+        events = read_tsv(events_path, ["fact_id", "duration", "event"], dtype={"fact_id": str})
+        spec = snakemake.params.kind_settings[kind]
+        table, problems = cloglog_table(
+            events,
+            settings,
+            dt,
+            cox=read_tsv(cox_path),
+            extra_covariates=list(spec["extra_covariates"]),
+            subsets={k: list(v) for k, v in dict(spec["subsets"]).items()},
+            exposure=exposure,
+        )
+        write_tsv(table, snakemake.output[kind])
+        log.info("%s: %d rows; %d models not converged", kind, len(table), len(problems))

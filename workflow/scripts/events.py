@@ -1,4 +1,4 @@
-"""Rule events: trajectories → one row per fact at risk of one event kind (SPEC §2)."""
+"""Rule events: trajectories → one row per fact at risk of each event kind (SPEC §2), one table per kind."""
 
 import sys
 from pathlib import Path
@@ -10,13 +10,14 @@ from factsurv.io import read_tsv, write_tsv  # noqa: E402
 from factsurv.rules import rule_logging  # noqa: E402
 
 with rule_logging(snakemake) as log:
-    sel = snakemake.params.selection
     traj = read_tsv(snakemake.input[0], ["fact_id", "epoch", "correct", "split", "ontology"], dtype={"fact_id": str})
-    table = build_events(
-        traj,
-        snakemake.wildcards.kind,
-        splits=list(sel["splits"]),
-        ontologies=None if sel["ontologies"] is None else list(sel["ontologies"]),
-        m=int(snakemake.params.stable_epochs),
-    )
-    write_tsv(table, snakemake.output[0])
+    for kind, sel in dict(snakemake.params.selection).items():
+        table = build_events(
+            traj,
+            kind,
+            splits=list(sel["splits"]),
+            ontologies=None if sel["ontologies"] is None else list(sel["ontologies"]),
+            m=int(snakemake.params.stable_epochs),
+        )
+        write_tsv(table, snakemake.output[kind])
+        log.info("%s: %d facts at risk, %d events", kind, len(table), int(table["event"].sum()) if len(table) else 0)

@@ -1,4 +1,4 @@
-"""Rule km: Kaplan–Meier curves and log-rank tests of one event kind by the configured groups."""
+"""Rule km: Kaplan–Meier curves and log-rank tests of every event kind by the configured groups."""
 
 import sys
 from pathlib import Path
@@ -10,9 +10,12 @@ from factsurv.io import read_tsv, write_tsv  # noqa: E402
 from factsurv.rules import rule_logging  # noqa: E402
 
 with rule_logging(snakemake) as log:
-    events = read_tsv(snakemake.input[0], ["fact_id", "duration", "event"], dtype={"fact_id": str})
-    km, logrank = km_tables(events, list(snakemake.params.group_by))
-    write_tsv(km, snakemake.output.km)
-    write_tsv(logrank, snakemake.output.logrank)
-    for row in logrank.itertuples():
-        log.info("log-rank by %s (%s): chi2=%s p=%s %s", row.group_var, row.groups, row.test_statistic, row.p, row.note)
+    kinds = list(snakemake.params.kinds)
+    for kind, km_path, logrank_path in zip(kinds, snakemake.output.km, snakemake.output.logrank):
+        events = read_tsv(snakemake.input[kind], ["fact_id", "duration", "event"], dtype={"fact_id": str})
+        km, logrank = km_tables(events, list(snakemake.params.group_by[kind]))
+        write_tsv(km, km_path)
+        write_tsv(logrank, logrank_path)
+        for row in logrank.itertuples():
+            log.info("%s: log-rank by %s (%s): chi2=%s p=%s %s", kind, row.group_var, row.groups, row.test_statistic,
+                     row.p, row.note)
