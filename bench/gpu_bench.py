@@ -14,7 +14,7 @@ pieces than a BPE trained here on a small synthetic corpus).
 
 "Ours" is the project's own code, the same calls the workflow's jobs make:
   * load:     factsurv.modeling.loading.load_tokenizer + load_model (what every job does first)
-  * training: factsurv.modeling.train.EpochRecipe (setup, train_epoch, save_checkpoint) per method
+  * training: factsurv.modeling.train.EpochRecipe (setup, run_epoch, save_checkpoint) per method
   * eval:     factsurv.modeling.evaluate.load_trained + greedy_table on all evaluated facts
   * probe:    factsurv.modeling.probe.probe_table (greedy + K samples) on a subset, projected
 The baseline is the same LoRA model and the same tokenised examples trained by Hugging Face `Trainer`

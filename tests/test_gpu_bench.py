@@ -61,7 +61,7 @@ def test_tiny_benchmark_runs_through_the_project_code(tmp_path, monkeypatch):
     from factsurv.modeling import generation, train
 
     calls = {"train_epoch": 0, "generate": 0}
-    orig_epoch, orig_gen = train.EpochRecipe.train_epoch, generation.generate_answers
+    orig_epoch, orig_gen = train.EpochRecipe.run_epoch, generation.generate_answers
 
     def counted_epoch(self, *a, **k):
         calls["train_epoch"] += 1
@@ -71,7 +71,7 @@ def test_tiny_benchmark_runs_through_the_project_code(tmp_path, monkeypatch):
         calls["generate"] += 1
         return orig_gen(*a, **k)
 
-    monkeypatch.setattr(train.EpochRecipe, "train_epoch", counted_epoch)
+    monkeypatch.setattr(train.EpochRecipe, "run_epoch", counted_epoch)
     monkeypatch.setattr(generation, "generate_answers", counted_gen)
     torch.set_num_threads(2)
     out = tmp_path / "results"
