@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -239,7 +240,7 @@ def section_defaults(section: str, schema: str | Path = SCHEMA_PATH) -> dict[str
     For code and tests that build settings outside a workflow run: the schema stays the one place
     a default is written.
     """
-    full = load_schema(schema)
+    full = _parsed_schema(str(schema))
     parts = section.split(".")
     sub = full[parts[0]][parts[1]] if parts[0] == "definitions" else full["properties"][parts[0]]
     for part in parts[2 if parts[0] == "definitions" else 1:]:
@@ -248,4 +249,10 @@ def section_defaults(section: str, schema: str | Path = SCHEMA_PATH) -> dict[str
     errors = list(_DefaultFillingValidator(sub).iter_errors(instance))
     if errors:
         raise ConfigError("; ".join(_describe(e) for e in errors))
-    return instance
+    return copy.deepcopy(instance)  # nothing the caller changes reaches the cached schema
+
+
+@lru_cache(maxsize=4)
+def _parsed_schema(path: str) -> dict[str, Any]:
+    """The schema file parsed once per process (a job builds several settings from it)."""
+    return load_schema(path)
