@@ -178,7 +178,7 @@ class PromptSettings:
     def from_params(cls, prompt: dict[str, Any], ontology_names: dict[str, str],
                     prefixes: dict[str, str] | list[str] | None = None) -> "PromptSettings":
         """``prompt`` filled from the schema's ``prompt`` defaults, except ``date``: a block without
-        one (the control probe's) leaves the chat template to read the clock, as it always has;
+        one leaves the chat template to read the clock (every rule passes ``prompt.date``);
         ``prefixes`` (the ontologies' identifier prefixes, ``{onto: prefix}`` or a list) default to
         HP and GO."""
         from factsurv.config import section_defaults

@@ -208,8 +208,7 @@ def dumps(obj: Any) -> str:
 
 
 def build_trainable_model(spec: dict[str, Any], method: str, lora: dict[str, Any], *,
-                          device: str | None = None,
-                gradient_checkpointing: bool = False) -> Any:
+                          device: str | None = None, gradient_checkpointing: bool = False) -> Any:
     """The base model ready for ``method``: all weights trainable (full) or LoRA adapters (lora,
     4-bit base + adapters for qlora). Full fine-tuning keeps fp32 master weights."""
     device = select_device(device)

@@ -172,7 +172,7 @@ class EpochRecipe:
         torch.manual_seed(s.seed)
         self.tokenizer = loading.load_tokenizer(self.spec)
         self.model = build_trainable_model(self.spec, s.method, s.lora, device=self.device,
-                                 gradient_checkpointing=s.gradient_checkpointing)
+                                           gradient_checkpointing=s.gradient_checkpointing)
         self._encoded: dict[tuple[str, str, str], tuple[list[int], list[int]]] = {}
         params = [p for p in self.model.parameters() if p.requires_grad]
         # fused AdamW on GPU (one kernel for all parameters); the plain loop elsewhere
