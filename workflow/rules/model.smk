@@ -47,7 +47,7 @@ rule probe_baseline:
     input:
         facts="results/facts/facts.tsv",
         base=model_base_input,
-        greedy=lambda wildcards: model_eval_table(base_probe_run(wildcards)),
+        greedy=lambda wildcards: model_eval_table(base_run("probe", wildcards)),
     output:
         "results/models/{model}/probe_{key}/baseline.tsv",
     log:

@@ -56,13 +56,12 @@ model_params = per_run(lambda run: model_spec_params(run_model_name(run)))
 # and probe_{key}/, key = a short hash of those settings (factsurv.experiments.base_keys); a run
 # whose settings differ gets its own key. Training settings and seeds are not part of the key.
 BASE_KEYS = base_keys(config["runs"])
-# (model, key) → the first run (by name) with that key: its settings and resources serve the job.
-BASE_EVAL_RUN = {}
-BASE_PROBE_RUN = {}
+# "eval" | "probe" → (model, key) → the first run (by name) with that key: its settings and
+# resources serve the model-scope job.
+BASE_RUN = {"eval": {}, "probe": {}}
 for _run in RUNS:
-    _model = run_model_name(_run)
-    BASE_EVAL_RUN.setdefault((_model, BASE_KEYS[_run][0]), _run)
-    BASE_PROBE_RUN.setdefault((_model, BASE_KEYS[_run][1]), _run)
+    for _which, _key in zip(("eval", "probe"), BASE_KEYS[_run]):
+        BASE_RUN[_which].setdefault((run_model_name(_run), _key), _run)
 
 
 def model_eval_table(run):
@@ -77,32 +76,18 @@ def model_probe_table(run):
     )
 
 
-def base_eval_run(wildcards):
-    return BASE_EVAL_RUN[(wildcards.model, wildcards.key)]
-
-
-def base_probe_run(wildcards):
-    return BASE_PROBE_RUN[(wildcards.model, wildcards.key)]
+def base_run(which, wildcards):
+    """The run that stands for a model-scope job (all runs with its key share its settings)."""
+    return BASE_RUN[which][(wildcards.model, wildcards.key)]
 
 
 def base_setting(which, key):
-    """A setting of the run that stands for a model-scope job (all runs with its key share it)."""
-    runs = BASE_EVAL_RUN if which == "eval" else BASE_PROBE_RUN
-    return lambda wildcards: canonical(
-        run_config(runs[(wildcards.model, wildcards.key)])[key]
-    )
+    """A setting of the run that stands for a model-scope job."""
+    return lambda wildcards: canonical(run_config(base_run(which, wildcards))[key])
 
 
 def base_resource(which, key):
-    runs = BASE_EVAL_RUN if which == "eval" else BASE_PROBE_RUN
-    return lambda wildcards: run_config(runs[(wildcards.model, wildcards.key)])[
-        "resources"
-    ][key]
-
-
-def base_keys_of(model, which):
-    runs = BASE_EVAL_RUN if which == "eval" else BASE_PROBE_RUN
-    return sorted(k for (m, k) in runs if m == model)
+    return lambda wildcards: run_config(base_run(which, wildcards))["resources"][key]
 
 
 def prompt_params():
