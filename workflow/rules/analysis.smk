@@ -155,12 +155,7 @@ rule summary:
         epoch_sets="results/{run}/analysis/epoch_sets.tsv",
         forgetting="results/{run}/analysis/forgetting.tsv",
         forgetting_curves="results/{run}/analysis/km_forgetting.tsv",
-        # the control probe's accuracy (control.smk), unless control.enabled is false
-        control=(
-            ["results/{run}/analysis/control.tsv"]
-            if config["control"]["enabled"]
-            else []
-        ),
+        control=CONTROL_ACCURACY,
     output:
         "results/{run}/analysis/summary.tsv",
     log:
@@ -227,11 +222,7 @@ rule figures:
         trajectories="results/{run}/analysis/trajectories.tsv",
         epoch_sets="results/{run}/analysis/epoch_sets.tsv",
         forgetting_curves="results/{run}/analysis/km_forgetting.tsv",
-        control=(
-            ["results/{run}/analysis/control.tsv"]
-            if config["control"]["enabled"]
-            else []
-        ),
+        control=CONTROL_ACCURACY,
     output:
         **{name: figure_outputs(*spec) for name, spec in RUN_FIGURES.items()},
     log:

@@ -102,6 +102,11 @@ RUN_FIGURES = {
         "forgetting",
     ),
 }
+# the control probe's accuracy table (control.smk), an input of summary and figures, unless
+# control.enabled is false
+CONTROL_ACCURACY = (
+    ["results/{run}/analysis/control.tsv"] if config["control"]["enabled"] else []
+)
 if config["control"]["enabled"]:
     RUN_FIGURES["control"] = (
         "control",
@@ -111,17 +116,26 @@ if config["control"]["enabled"]:
     )
 
 
-def figure_outputs(stem, caption, category, subcategory):
+def report_figures(folder, labels, stem, caption, category, subcategory):
+    """A figure's files in every format under ``folder``, marked for the report (``labels``: the
+    scope's wildcards, e.g. {"run": "{run}"})."""
     return [
         mark_for_report(
-            f"results/{{run}}/figures/{stem}.{ext}",
+            f"{folder}/{stem}.{ext}",
             caption=caption,
             category=category,
             subcategory=subcategory,
-            labels={"run": "{run}", "figure": stem, "format": ext},
+            labels={**labels, "figure": stem, "format": ext},
         )
         for ext in FIGURE_FORMATS
     ]
+
+
+def figure_outputs(stem, caption, category, subcategory):
+    """A run's figure (rule figures)."""
+    return report_figures(
+        "results/{run}/figures", {"run": "{run}"}, stem, caption, category, subcategory
+    )
 
 
 def run_figures(run):

@@ -57,16 +57,14 @@ EXPERIMENT_FIGURES = ["acquisition_curves", "forest_latent", "degradation"]
 
 
 def experiment_figure(stem, caption):
-    return [
-        mark_for_report(
-            f"results/experiments/{{experiment}}/figures/{stem}.{ext}",
-            caption=caption,
-            category="Experiment {experiment}",
-            subcategory=stem.replace("_", " "),
-            labels={"experiment": "{experiment}", "figure": stem, "format": ext},
-        )
-        for ext in FIGURE_FORMATS
-    ]
+    return report_figures(
+        "results/experiments/{experiment}/figures",
+        {"experiment": "{experiment}"},
+        stem,
+        caption,
+        "Experiment {experiment}",
+        stem.replace("_", " "),
+    )
 
 
 rule experiment_tables:
