@@ -19,7 +19,9 @@ def control_settings():
 def control_prompt_params():
     """The prompt format (chat template or plain, and the fixed date a chat template sees); not the
     facts' question (prompt.user)."""
-    return canonical({k: config["prompt"][k] for k in ("chat_template", "plain", "date")})
+    return canonical(
+        {k: config["prompt"][k] for k in ("chat_template", "plain", "date")}
+    )
 
 
 def control_item_inputs(wildcards):
