@@ -10,21 +10,6 @@
 include: "analysis_common.smk"
 
 
-def analysis_targets(run):
-    """The run's analysis tables and figures in the default target."""
-    return [
-        f"results/{run}/analysis/summary.tsv",
-        f"results/{run}/analysis/dynamics.tsv",
-        *run_analysis_tables(run, "cox").values(),
-        *run_analysis_tables(run, "cloglog").values(),
-        f"results/{run}/analysis/qvalues.tsv",
-        *run_analysis_tables(run, "km").values(),
-        f"results/{run}/analysis/epoch_sets.tsv",
-        f"results/{run}/analysis/forgetting.tsv",
-        *run_figures(run),
-    ]
-
-
 rule trajectories:
     input:
         facts="results/facts/facts.tsv",

@@ -61,7 +61,7 @@ def per_kind(stem):
 mark_for_report = report
 
 
-# The figures of a run, drawn by one job (rule figures): name → (stem, caption, category,
+# The figures of a run, drawn by one job (the figures rule): name → (stem, caption, category,
 # subcategory). The control figure comes with the control probe (control.enabled).
 RUN_FIGURES = {
     **{
@@ -144,4 +144,19 @@ def run_figures(run):
         f"results/{run}/figures/{stem}.{ext}"
         for stem, *_ in RUN_FIGURES.values()
         for ext in FIGURE_FORMATS
+    ]
+
+
+def analysis_targets(run):
+    """The run's analysis tables and figures in the default target."""
+    return [
+        f"results/{run}/analysis/summary.tsv",
+        f"results/{run}/analysis/dynamics.tsv",
+        *run_analysis_tables(run, "cox").values(),
+        *run_analysis_tables(run, "cloglog").values(),
+        f"results/{run}/analysis/qvalues.tsv",
+        *run_analysis_tables(run, "km").values(),
+        f"results/{run}/analysis/epoch_sets.tsv",
+        f"results/{run}/analysis/forgetting.tsv",
+        *run_figures(run),
     ]

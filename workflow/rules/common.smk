@@ -183,7 +183,7 @@ def sampled_ontologies():
     return [o for o in ONTOLOGIES if o in counts]
 
 
-# The default target (rule all): what each part of the workflow adds, asked of the functions that
+# The default target (the all rule): what each part of the workflow adds, asked of the functions that
 # its .smk file defines (model_targets in model_common.smk, analysis_targets in analysis.smk,
 # control_targets in control_common.smk, paper_targets and experiment_outputs in experiments.smk).
 # They are looked up when rule all is read, after every file is included.

@@ -132,3 +132,10 @@ def model_targets(run):
     """The run's probe and eval tables in the default target (the number of epochs differs
     between runs)."""
     return [f"results/{run}/probe/baseline.tsv", *eval_tables(run)]
+
+
+def plan_probe_input(wildcards):
+    """The baseline probe, only for a design that selects facts by mastery."""
+    if run_config(wildcards.run)["design"]["select"]["mastery"] is None:
+        return []
+    return f"results/{wildcards.run}/probe/baseline.tsv"

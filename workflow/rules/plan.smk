@@ -4,13 +4,6 @@
 # that run only.
 
 
-def plan_probe_input(wildcards):
-    """The baseline probe, only for a design that selects facts by mastery."""
-    if run_config(wildcards.run)["design"]["select"]["mastery"] is None:
-        return []
-    return f"results/{wildcards.run}/probe/baseline.tsv"
-
-
 rule train_plan:
     input:
         facts="results/facts/facts.tsv",
