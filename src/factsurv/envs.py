@@ -21,7 +21,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "data": ("pandas", "numpy", "pronto", "pyyaml", "tqdm"),
     "model": (
         "torch", "transformers", "tokenizers", "safetensors", "peft", "accelerate", "bitsandbytes",
-        "pandas", "numpy", "pyyaml", "tqdm",
+        "gguf", "pandas", "numpy", "pyyaml", "tqdm",
     ),
     "analysis": ("lifelines", "statsmodels", "pandas", "numpy", "matplotlib", "pyyaml"),
 }

@@ -23,8 +23,7 @@ def run_model_name(run):
 
 
 def base_model_input(wildcards):
-    """The base model folder a run's jobs read: demo → the pretrained model the workflow builds;
-    path → the folder; hf → nothing (the id goes through params)."""
+    """The base model folder a run's jobs read (model_folder)."""
     return model_folder(run_model_name(wildcards.run))
 
 
@@ -34,12 +33,24 @@ def model_base_input(wildcards):
 
 
 def model_folder(name):
+    """The base model folder of a model: demo → the pretrained model the workflow builds; wheel and
+    gguf → the folder convert_model writes; path → the folder; hf → nothing (the id goes through
+    params)."""
     spec = model_config(name)
     if spec["source"] == "demo":
         return f"results/models/{name}/pretrained"
+    if spec["source"] in ("wheel", "gguf"):
+        return f"results/models/{name}/hf"
     if spec["source"] == "path":
         return spec["name_or_path"]
     return []
+
+
+def gguf_model_file(wildcards):
+    """convert_model's input: the local GGUF file of a `source: gguf` model (so that replacing it
+    re-runs the conversion); nothing for a wheel (its name and member are params)."""
+    spec = model_config(wildcards.model)
+    return [spec["path"]] if spec["source"] == "gguf" else []
 
 
 def model_spec_params(name):

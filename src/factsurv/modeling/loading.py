@@ -44,7 +44,7 @@ def model_spec(spec: dict[str, Any], path: str | os.PathLike[str] | None = None)
     }
     if not out["name_or_path"]:
         raise ModelLoadError(f"model spec {spec!r}: no name_or_path (and no folder given)")
-    if out["source"] in ("demo", "path") and not Path(out["name_or_path"]).is_dir():
+    if out["source"] != "hf" and not Path(out["name_or_path"]).is_dir():
         raise ModelLoadError(f"model folder not found: {out['name_or_path']}")
     return out
 
@@ -137,7 +137,8 @@ def load_model(
     quantize_4bit: bool = False,
 ) -> Any:
     """The causal LM on ``device`` (default: GPU if any). ``quantize_4bit`` loads it in 4-bit NF4
-    (QLoRA), which needs a GPU; asking for it without one is an error, not a silent fallback."""
+    (QLoRA, bitsandbytes): on a GPU with bf16 compute, on the CPU (bitsandbytes' CPU kernels; slow,
+    for tests and small models) with fp32 compute."""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -149,18 +150,16 @@ def load_model(
     }
     torch_dtype = resolve_dtype(dtype or spec.get("dtype", "auto"), device)
     if quantize_4bit:
-        if not device.startswith("cuda") or not torch.cuda.is_available():
-            raise ModelLoadError(
-                "training.method 'qlora' loads the base model in 4-bit NF4 with bitsandbytes, which "
-                "needs a CUDA GPU, and none is visible here; use method 'lora' or 'full' on CPU"
-            )
         from transformers import BitsAndBytesConfig
 
+        on_gpu = device.startswith("cuda")
+        if on_gpu and not torch.cuda.is_available():
+            raise ModelLoadError(f"device {device!r} asked for, but no CUDA GPU is visible")
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=torch.bfloat16,
+            bnb_4bit_compute_dtype=torch.bfloat16 if on_gpu else torch.float32,
         )
-        kwargs["device_map"] = {"": 0}
+        kwargs["device_map"] = {"": 0 if device == "cuda" else device}
     elif device.startswith("cuda"):
         kwargs["device_map"] = {"": device}  # load straight onto the GPU, not through host memory
     try:
