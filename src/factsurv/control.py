@@ -7,8 +7,10 @@ machine. The demo model's corpus states such questions with their answers (``ari
 corpus settings), so that the demo model has the skill before fine-tuning; a chat model has it from
 its own pretraining.
 
-An answer is right when the first integer in the model's text equals the gold answer (a sign and
-digits; ``42.`` and `` 42 apples`` count, ``420`` and ``4 2`` do not).
+An answer is right when its first integer equals the gold answer (a sign and digits; ``42.`` and
+`` 42 apples`` count, ``420`` and ``4 2`` do not). An instruct model often restates the question
+as an equation (SmolLM2: ``2 + 2 = 4``): an answer that begins with the operation written out and
+``=`` is read after the ``=``.
 
 Multiple-choice items (MMLU-style) come from a local file the user supplies (config
 ``control.multiple_choice.path``; nothing is downloaded), see :func:`read_multiple_choice`; the
@@ -101,9 +103,22 @@ def first_integer(text: str | None) -> str | None:
     return None if m is None else str(int(m.group(0)))
 
 
+_RESTATED = re.compile(r"^\s*-?\d+\s*[-+*x×]\s*-?\d+\s*=")
+
+
+def answer_integer(text: str | None) -> str | None:
+    """The integer an answer gives: the first one, or the first after ``=`` when the answer begins by
+    restating the operation (``7 + 4 = 11`` → 11)."""
+    if text:
+        m = _RESTATED.match(text)
+        if m is not None:
+            return first_integer(text[m.end():])
+    return first_integer(text)
+
+
 def number_correct(text: str | None, gold: str) -> bool:
-    """Exact match of the first integer of ``text`` with ``gold``."""
-    got = first_integer(text)
+    """Exact match of the answer's integer (:func:`answer_integer`) with ``gold``."""
+    got = answer_integer(text)
     return got is not None and got == str(int(gold))
 
 
