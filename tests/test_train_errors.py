@@ -62,10 +62,12 @@ def test_checkpoint_of_wrong_epoch_is_refused(setup, tmp_path):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU error")
-def test_qlora_without_gpu_is_a_clear_error(setup, tmp_path):
+def test_qlora_on_a_missing_gpu_is_a_clear_error(setup, tmp_path):
+    """QLoRA runs on the CPU (tests/test_real_model.py); asking for CUDA where there is none stops."""
     root, spec_a, _, facts, _ = setup
-    with pytest.raises(ModelLoadError, match="needs a CUDA GPU"):
-        train_epoch(spec_a, facts, 1, tmp_path / "q1", settings(method="qlora"), PROMPT)
+    with pytest.raises(ModelLoadError, match="no CUDA GPU is visible"):
+        train_epoch(spec_a, facts, 1, tmp_path / "q1", settings(method="qlora"), PROMPT, device="cuda")
+    assert not (tmp_path / "q1").exists()
 
 
 def test_empty_training_split_is_a_clear_error(setup, tmp_path):
