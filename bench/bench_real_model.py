@@ -149,14 +149,33 @@ def collect(wd: Path) -> dict[str, Any]:
                 keep = [c for c in ("model", "covariate", "hr", "hr_lower", "hr_upper", "p", "n", "events", "note") if c in t.columns]
                 cox[kind] = t[keep].to_dict(orient="records")
         control = analysis / "control.tsv"
+        rescored = control_rescored(wd, run, int(spec["epochs"]))
         design = run.split("-")[1] if "-" in run else run
         out["runs"][run] = {
             "design": design, "method": spec["training"]["method"], "lr": spec["training"]["lr"],
             "recall": per_epoch, "summary": summary.to_dict(orient="records"), "cox": cox,
             "control": pd.read_csv(control, sep="\t").to_dict(orient="records") if control.exists() else None,
+            "control_accuracy_current_scoring": rescored,
         }
         recall_final[design] = per_epoch[int(spec["epochs"])].get("train")
     out["final_trained_recall"] = recall_final
+    return out
+
+
+def control_rescored(wd: Path, run: str, epochs: int) -> dict[int, float]:
+    """Control accuracy per epoch with the scoring of the code as it is now (a table made by an
+    earlier scoring rule is read again from its answers)."""
+    import pandas as pd
+
+    from factsurv.control import number_correct
+
+    items = pd.read_csv(wd / "results/control/items.tsv", sep="\t", dtype=str).set_index("item_id")["answer"]
+    out = {}
+    for e in range(epochs + 1):
+        path = wd / f"results/{run}/control/epoch_{e}.tsv"
+        if path.exists():
+            t = pd.read_csv(path, sep="\t", keep_default_na=False, dtype=str)
+            out[e] = round(float(sum(number_correct(p, items[i]) for p, i in zip(t["prediction"], t["item_id"])) / len(t)), 4)
     return out
 
 
