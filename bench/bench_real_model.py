@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -32,8 +31,10 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "bench"))
 
-COPY = ("Snakefile", "workflow", "src", "config", "envs", "profiles")
+from bench_designs import workdir_copy  # noqa: E402  (the same copy of the workflow)
+
 CONFIG = "config/smollm2.yaml"
 
 
@@ -57,19 +58,6 @@ def git_state() -> dict[str, Any]:
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
     dirty = bool(subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True).stdout.strip())
     return {"commit": commit, "dirty": dirty}
-
-
-def workdir_copy(dest: Path) -> Path:
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    for item in COPY:
-        src = REPO / item
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / item)
-    if (REPO / "resources/wheels").is_dir():
-        (dest / "resources").mkdir()
-        (dest / "resources/wheels").symlink_to(REPO / "resources/wheels")
-    return dest
 
 
 # -- the workflow -------------------------------------------------------------------------------
