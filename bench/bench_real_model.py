@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import platform
 import re
@@ -223,7 +224,8 @@ def speed(model_dir: Path, facts_path: Path, n_train: int, n_eval: int, k: int, 
     torch.manual_seed(1)
     model = loading.build_trainable_model(spec, "lora", lora, device="cpu")
     args = TrainingArguments(output_dir=str(Path("/tmp") / "factsurv-trainer-bench"), per_device_train_batch_size=16,
-                             num_train_epochs=1, learning_rate=1e-3, lr_scheduler_type="linear", warmup_ratio=0.03,
+                             num_train_epochs=1, learning_rate=1e-3, lr_scheduler_type="linear",
+                             warmup_steps=math.ceil(0.03 * math.ceil(len(examples) / 16)),
                              max_grad_norm=1.0, weight_decay=0.0, logging_steps=1000, save_strategy="no",
                              report_to=[], use_cpu=True, dataloader_num_workers=0, seed=1, disable_tqdm=True)
 

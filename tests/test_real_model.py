@@ -140,7 +140,7 @@ def test_lora_adapters_per_epoch_and_a_killed_run_resumes_to_the_same_bytes(real
     before = {n: (ckpts / "epoch_2" / n).read_bytes() for n in (ckpt.ADAPTER_WEIGHTS, "adapter_config.json")}
     # killed between epochs: epoch 2 never written; the rerun resumes from epoch 1's checkpoint
     shutil.rmtree(ckpts / "epoch_2")
-    run_snakemake(real_run, "--configfile", CONFIG, f"{RUN}/checkpoints/epoch_2")
+    run_snakemake(real_run, f"{RUN}/checkpoints/epoch_2", "--configfile", CONFIG)
     after = {n: (ckpts / "epoch_2" / n).read_bytes() for n in before}
     assert after == before
     # and nothing else is planned afterwards (the eval of epoch 2 sees the same checkpoint)
