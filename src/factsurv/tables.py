@@ -116,14 +116,15 @@ PER_FACT_COLUMNS = ("ontology", "split", "seen", "latent", "p_correct", *COVARIA
 #: events_{kind}.tsv: one row per fact at risk
 EVENT_COLUMNS = ("fact_id", "duration", "event", *PER_FACT_COLUMNS)
 
-#: cox_{kind}.tsv
+#: cox_{kind}.tsv (n_missing: facts at risk without a value of the row's covariate, left out of the
+#: model: complete cases, factsurv.analysis.cox.complete_cases; the same in the next two tables)
 COX_COLUMNS = (
-    "model", "covariate", "coef", "hr", "hr_lower_95", "hr_upper_95", "p", "n", "n_events",
+    "model", "covariate", "coef", "hr", "hr_lower_95", "hr_upper_95", "p", "n", "n_events", "n_missing",
     "ph_test_p", "converged", "warning", "transform", "ph_global_p", "ph_flag", "epv", "vif", "penalizer",
 )
 #: cloglog_{kind}.tsv: the discrete-time models, the Cox HR beside each row
 CLOGLOG_COLUMNS = (
-    "model", "covariate", "coef", "se_robust", "hr", "hr_lower_95", "hr_upper_95", "p", "n", "n_events",
+    "model", "covariate", "coef", "se_robust", "hr", "hr_lower_95", "hr_upper_95", "p", "n", "n_events", "n_missing",
     "n_person_epochs", "converged", "warning", "transform", "cox_hr", "cox_hr_lower_95", "cox_hr_upper_95",
 )
 #: km_{kind}.tsv and logrank_{kind}.tsv
@@ -163,7 +164,7 @@ RUN_COLUMNS = ("run", "model", "seed", "design")
 #: says so (lifelines cluster_col), p and the interval come from that se
 JOINT_COX_COLUMNS = (
     "kind", "model", "condition", "covariate", "coef", "se", "se_type", "hr", "hr_lower_95", "hr_upper_95", "p",
-    "n", "n_events", "n_runs", "n_facts", "strata", "transform", "converged", "note",
+    "n", "n_events", "n_missing", "n_runs", "n_facts", "strata", "transform", "converged", "note",
 )
 
 #: acquisition_curves.tsv: cumulative share acquired by epoch per condition and latent group, the

@@ -7,7 +7,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from factsurv.config import ConfigError, canonical, validate_config  # noqa: E402
 from factsurv.experiments import base_keys, experiment_cells  # noqa: E402
-from factsurv.preflight import preflight  # noqa: E402
+from factsurv.preflight import checkpoint_errors, preflight  # noqa: E402
 from snakemake.logging import logger  # noqa: E402
 
 try:
@@ -45,14 +45,31 @@ if workflow.is_main_process:
         logger.warning(_warning)
 
 
+def checkpoints_read_by_planned_jobs():
+    """(checkpoint folders the planned jobs read, outputs of the planned jobs)."""
+    jobs = list(workflow.dag.needrun_jobs())
+    read = [
+        str(f)
+        for job in jobs
+        for f in job.input
+        if re.fullmatch(r"results/[^/]+/checkpoints/epoch_\d+", str(f))
+    ]
+    return read, [str(f) for job in jobs for f in job.output]
+
+
 # Snakemake calls onstart after the plan and before the first job, never in a dry-run: what a
-# download would fix only warns in a dry-run, and stops a real run here.
+# download would fix only warns in a dry-run, and stops a real run here; so does a damaged
+# checkpoint that a planned job would read (before Snakemake deletes that job's earlier outputs).
 onstart:
-    if workflow.is_main_process and _report.before_run:
-        raise WorkflowError(
-            "pre-flight found problems (nothing was run):\n  "
-            + "\n  ".join(_report.before_run)
+    if workflow.is_main_process:
+        _problems = _report.before_run + checkpoint_errors(
+            *checkpoints_read_by_planned_jobs()
         )
+        if _problems:
+            raise WorkflowError(
+                "pre-flight found problems (nothing was run):\n  "
+                + "\n  ".join(_problems)
+            )
 
 
 ONTOLOGIES = sorted(config["ontologies"])
@@ -126,6 +143,27 @@ def facts_from_table():
     return config["facts"]["source"] == "table"
 
 
+# An output that more than one rule can make (the config picks the rule) must re-run when the choice
+# changes. Snakemake compares a job's params, set of input files and code with what it recorded
+# only when every output of the job has a record (snakemake/dag.py, update_needrun: otherwise
+# `no_metadata`, which is no reason to run, and no trigger is checked); an output the old rule did
+# not make has none. So every rule that can make these files declares all of them (from here) and
+# names the choice in params.source; each writes every file (empty tables where its source has
+# nothing to say). A new fact source: one more rule under `if` in data.smk with
+# `output: **FACTS_OUTPUTS` and `params: source=facts_source()`.
+FACTS_OUTPUTS = {
+    "facts": "results/facts/facts.tsv",
+    "provenance": "results/facts/facts.provenance.json",
+    "report": "results/facts/facts_table_report.tsv",
+    "literature": "results/facts/facts_table_literature.tsv",
+}
+
+
+def facts_source():
+    """facts.source: the choice among the rules that make FACTS_OUTPUTS (a param of each)."""
+    return config["facts"]["source"]
+
+
 def table_facts_input(wildcards):
     """The fact tables and, per ontology they may name, the parsed release (terms, alt_ids from the
     OBO file), the annotation counts and the provenance records."""
@@ -162,11 +200,15 @@ def literature_inputs():
 
 
 def literature_counts_input(wildcards):
-    inputs = {"facts": "results/facts/facts.tsv", "sources": literature_inputs()}
+    """The facts, the source's files and the fact table's own counts (FACTS_OUTPUTS literature:
+    every fact source writes it, empty when it has none)."""
+    inputs = {
+        "facts": FACTS_OUTPUTS["facts"],
+        "overrides": FACTS_OUTPUTS["literature"],
+        "sources": literature_inputs(),
+    }
     if config["literature"]["source"] == "europepmc":
         inputs["fetched"] = "results/facts/literature_europepmc.tsv"
-    if facts_from_table():
-        inputs["overrides"] = "results/facts/facts_table_literature.tsv"
     return inputs
 
 

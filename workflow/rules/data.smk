@@ -91,10 +91,7 @@ if facts_from_table():
         input:
             unpack(table_facts_input),
         output:
-            facts="results/facts/facts.tsv",
-            provenance="results/facts/facts.provenance.json",
-            report="results/facts/facts_table_report.tsv",
-            literature="results/facts/facts_table_literature.tsv",
+            **FACTS_OUTPUTS,
         log:
             "logs/table_facts.log",
         conda:
@@ -103,6 +100,7 @@ if facts_from_table():
             mem_mb=3000,
             runtime=20,
         params:
+            source=facts_source(),
             tables=canonical(config["facts"]["tables"]),
             on_mismatch=config["facts"]["on_mismatch"],
             seed=table_facts_seed(),
@@ -116,13 +114,13 @@ else:
         input:
             unpack(sample_facts_input),
         output:
-            facts="results/facts/facts.tsv",
-            provenance="results/facts/facts.provenance.json",
+            **FACTS_OUTPUTS,
         log:
             "logs/sample_facts.log",
         conda:
             "../../envs/data.yaml"
         params:
+            source=facts_source(),
             seed=config["sample"]["seed"],
             counts=config["sample"]["counts"],
             duplicate_labels=config["sample"]["duplicate_labels"],

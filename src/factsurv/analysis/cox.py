@@ -1,5 +1,12 @@
 """Cox proportional-hazards models with explicit convergence checks (lifelines ``CoxPHFitter``).
 
+Missing covariate values (one rule for the Cox, discrete-time and joint models,
+:func:`complete_cases`): a covariate with no value for any fact at risk is left out of the model (a
+row ``dropped: no data``); otherwise the model is fitted on the facts at risk that have a value for
+every one of its covariates (complete cases), and its transforms (log1p, z-score) are computed on
+those facts. Each row's ``n_missing`` is the number of facts at risk that lack that covariate; the
+model's rows carry a note with how many facts it left out and why, and the log a warning.
+
 A fit is accepted only if lifelines raised no error and gave no convergence warning, every estimate
 and interval is finite, no |coef| exceeds ``max_abs_coef`` and no binary covariate level is free of
 events (complete separation: the maximum-likelihood HR is 0 or ∞). A fit that fails is retried with
@@ -251,9 +258,56 @@ def collinear_columns(design: Mapping[str, pd.Series], threshold: float) -> list
 def _row(model: str, covariate: str, n: int, n_events: int, **kw: Any) -> dict[str, Any]:
     base = {c: np.nan for c in COX_COLUMNS}
     base.update(model=model, covariate=covariate, n=n, n_events=n_events, converged=pd.NA, warning="", transform="",
-                ph_flag=pd.NA)
+                ph_flag=pd.NA, n_missing=0)
     base.update(kw)
     return base
+
+
+@dataclass
+class CompleteCases:
+    """The facts a model is fitted on under the missing-value rule (see the module docstring)."""
+
+    data: pd.DataFrame  # the facts at risk with a value for every usable covariate
+    usable: list[str]  # the covariates that enter (have a value for at least one fact at risk)
+    no_data: list[str]  # the covariates left out: no value for any fact at risk
+    missing: dict[str, int]  # covariate → facts at risk without a value (every covariate asked for)
+    n_all: int  # facts at risk
+
+    @property
+    def n_left_out(self) -> int:
+        return self.n_all - len(self.data)
+
+    def note(self) -> str:
+        """'12 of 36 facts at risk left out for missing values (identifier_frequency 12; complete
+        cases)', or '' when none was."""
+        if not self.n_left_out:
+            return ""
+        per = ", ".join(f"{c} {k}" for c, k in self.missing.items() if k and c in self.usable)
+        return f"{self.n_left_out} of {self.n_all} facts at risk left out for missing values ({per}; complete cases)"
+
+
+def complete_cases(events: pd.DataFrame, covariates: Sequence[str]) -> CompleteCases:
+    """The missing-value rule of every survival model of factsurv (Cox, discrete-time, joint):
+    covariates absent from ``events`` or without any value are left out; the facts with a value for
+    each of the others are kept."""
+    missing: dict[str, int] = {}
+    usable: list[str] = []
+    no_data: list[str] = []
+    for cov in covariates:
+        if cov not in events.columns:
+            missing[cov] = len(events)
+            no_data.append(cov)
+            continue
+        missing[cov] = int(events[cov].isna().sum())
+        (no_data if missing[cov] == len(events) else usable).append(cov)
+    data = events.dropna(subset=usable) if usable else events
+    return CompleteCases(data=data, usable=usable, no_data=no_data, missing=missing, n_all=len(events))
+
+
+def source_covariate(column: str) -> str:
+    """The covariate a design column comes from (``ontology[go]`` → ``ontology``, ``depth×log(epoch)``
+    → ``depth``)."""
+    return column.split("[", 1)[0].split("×", 1)[0]
 
 
 @dataclass
@@ -269,6 +323,11 @@ class Design:
     vif: dict[str, float]
     epv: float
     penalizer: float
+    missing: dict[str, int] = field(default_factory=dict)  # covariate → facts at risk without a value
+
+    def n_missing(self, column: str) -> int:
+        """Facts at risk without a value of the covariate of design column ``column``."""
+        return int(self.missing.get(source_covariate(column), 0))
 
     @property
     def n(self) -> int:
@@ -290,17 +349,11 @@ def build_design(model: str, events: pd.DataFrame, covariates: Sequence[str], se
     ``vif_action: drop`` — columns of VIF > ``max_vif``; then the events-per-parameter rule
     (``low_epv``: warn, penalize or reduce), each with a note."""
     rows: list[dict[str, Any]] = []
-    n_all = len(events)
-    usable: list[str] = []
-    for cov in covariates:
-        if cov not in events.columns:
-            rows.append(_row(model, cov, n_all, int(events["event"].sum()), warning="dropped: not in the events table"))
-        elif events[cov].isna().all():
-            rows.append(_row(model, cov, n_all, int(events["event"].sum()),
-                             warning="dropped: no data (all NA; e.g. no literature source)"))
-        else:
-            usable.append(cov)
-    data = events.dropna(subset=usable) if usable else events
+    cases = complete_cases(events, covariates)
+    n_all, usable, data = cases.n_all, cases.usable, cases.data
+    for cov in cases.no_data:
+        why = "not in the events table" if cov not in events.columns else "no data (all NA; e.g. no literature source)"
+        rows.append(_row(model, cov, n_all, int(events["event"].sum()), warning=f"dropped: {why}", n_missing=n_all))
     n, n_events = len(data), int(data["event"].sum()) if len(data) else 0
     design: dict[str, pd.Series] = {}
     transforms: dict[str, str] = {}
@@ -330,8 +383,9 @@ def build_design(model: str, events: pd.DataFrame, covariates: Sequence[str], se
             del design[worst]
             vif = variance_inflation(design)
     notes: list[str] = []
-    if n_all - n:
-        notes.append(f"{n_all - n} facts with missing covariates left out")
+    if cases.n_left_out:
+        notes.append(cases.note())
+        log.warning("%s [%s]: %s", model, ", ".join(usable), notes[-1])
     penalizer = float(settings.penalizer)
     floor = float(settings.min_events_per_parameter)
     epv = n_events / len(design) if design else float("nan")
@@ -355,8 +409,10 @@ def build_design(model: str, events: pd.DataFrame, covariates: Sequence[str], se
         log.warning("%s [%s]: %s", model, ", ".join(design), notes[-1])
     if penalizer > 0:
         notes.append(f"penalizer={penalizer:g}")
+    for r in rows:
+        r["n_missing"] = max(int(r.get("n_missing") or 0), int(cases.missing.get(source_covariate(r["covariate"]), 0)))
     return Design(model=model, data=data, columns=design, transforms={k: transforms[k] for k in design},
-                  rows=rows, notes=notes, vif=vif, epv=epv, penalizer=penalizer)
+                  rows=rows, notes=notes, vif=vif, epv=epv, penalizer=penalizer, missing=cases.missing)
 
 
 def _fit_rows(
@@ -372,8 +428,8 @@ def _fit_rows(
     common = {"epv": d.epv, "penalizer": d.penalizer}
     if n_events == 0:
         for name in names:
-            rows.append(_row(model, name, n, 0, converged=False, warning="not fitted: no events",
-                             transform=d.transforms[name], **common))
+            rows.append(_row(model, name, n, 0, converged=False, warning="; ".join(["not fitted: no events", *d.notes]),
+                             transform=d.transforms[name], n_missing=d.n_missing(name), **common))
         return rows
     res = fit_cox(d.frame(), names, step_size=settings.step_size, retry_step_sizes=settings.retry_step_sizes,
                   penalizer=d.penalizer, max_abs_coef=settings.max_abs_coef)
@@ -384,7 +440,7 @@ def _fit_rows(
         for name in names:
             rows.append(_row(model, name, n, n_events, converged=False,
                              warning="; ".join(["not converged: " + " | ".join(res.problems), *d.notes]),
-                             transform=d.transforms[name], **common))
+                             transform=d.transforms[name], n_missing=d.n_missing(name), **common))
         return rows
     if res.notes:
         log.warning("%s [%s]: %s", model, ", ".join(names), " | ".join(res.notes))
@@ -406,7 +462,7 @@ def _fit_rows(
             p=float(s.loc[name, "p"]), ph_test_p=ph, converged=True,
             warning="; ".join([*extra, *res.notes, *d.notes]), transform=d.transforms[name],
             ph_global_p=res.ph_global_p, ph_flag=bool(ph < alpha),
-            vif=d.vif.get(name, np.nan) if len(names) > 1 else np.nan, **common,
+            vif=d.vif.get(name, np.nan) if len(names) > 1 else np.nan, n_missing=d.n_missing(name), **common,
         ))
     return rows
 

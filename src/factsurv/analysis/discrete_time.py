@@ -8,8 +8,9 @@ cluster (statsmodels GLM, ``cov_type="cluster"``). Epochs without events, or in 
 risk has its event, carry no information on the covariates (their epoch effect runs to ∓∞): their
 rows are left out, with a note.
 
-The designs are the Cox models' (:func:`factsurv.analysis.cox.build_design`: same transforms, drops
-and events-per-parameter rule; the penalizer is not used). For covariates whose Cox
+The designs are the Cox models' (:func:`factsurv.analysis.cox.build_design`: same missing-value
+rule — complete cases, ``n_missing`` per row —, transforms, drops and events-per-parameter rule;
+the penalizer is not used). For covariates whose Cox
 proportional-hazards test is flagged, a further model lets their effect vary with time:
 covariate × log(epoch) (``log_time``) or one effect per epoch band (``bands``).
 
@@ -208,7 +209,7 @@ def _rows_of(model: str, design: Design, settings: CoxSettings, dt: DiscreteTime
     base = {c: np.nan for c in CLOGLOG_COLUMNS}
     out = []
     for r in design.rows:  # dropped covariates, as in the Cox table
-        out.append({**base, **{k: r[k] for k in ("covariate", "n", "n_events", "warning", "transform")},
+        out.append({**base, **{k: r[k] for k in ("covariate", "n", "n_events", "n_missing", "warning", "transform")},
                     "model": model, "converged": pd.NA})
     if not design.columns and exposure is None:
         return out
@@ -216,7 +217,8 @@ def _rows_of(model: str, design: Design, settings: CoxSettings, dt: DiscreteTime
     if design.n_events == 0:
         for name in [*design.columns, *([EXPOSURE_SO_FAR] if exposure is not None else [])]:
             out.append({**base, "model": model, "covariate": name, "n": design.n, "n_events": 0,
-                        "converged": False, "warning": "not fitted: no events",
+                        "n_missing": design.n_missing(name), "converged": False,
+                        "warning": "; ".join(["not fitted: no events", *notes]),
                         "transform": design.transforms.get(name, "")})
         return out
     rows, problems = fit_cloglog(design, time_varying=time_varying, method=dt.time_varying, bands=dt.bands,
@@ -228,7 +230,8 @@ def _rows_of(model: str, design: Design, settings: CoxSettings, dt: DiscreteTime
             problems_log.append(msg)
     for r in rows:
         extra = r.pop("_notes")
-        row = {**base, **r, "model": model, "n": design.n, "n_events": design.n_events, "converged": not problems}
+        row = {**base, **r, "model": model, "n": design.n, "n_events": design.n_events,
+               "n_missing": design.n_missing(r["covariate"]), "converged": not problems}
         if problems:
             for k in ("coef", "se_robust", "hr", "hr_lower_95", "hr_upper_95", "p"):
                 row[k] = np.nan
@@ -247,7 +250,7 @@ def _exposure_models(events: pd.DataFrame, multi: Design, settings: CoxSettings,
     if why is not None:
         log.info("discrete-time: %s not entered: %s", EXPOSURE_SO_FAR, why)
         return [{**{c: np.nan for c in CLOGLOG_COLUMNS}, "model": "univariable", "covariate": EXPOSURE_SO_FAR,
-                 "n": alone.n, "n_events": alone.n_events, "converged": pd.NA,
+                 "n": alone.n, "n_events": alone.n_events, "n_missing": 0, "converged": pd.NA,
                  "warning": f"dropped: {EXPOSURE_SO_FAR} {why}", "transform": ""}]
     rows = [r for r in _rows_of("univariable", alone, settings, dt, problems_log=problems, exposure=exposure)
             if r["covariate"] == EXPOSURE_SO_FAR]
@@ -286,7 +289,7 @@ def cloglog_table(
     rows: list[dict[str, Any]] = []
     if events.empty:
         rows.append({**{c: np.nan for c in CLOGLOG_COLUMNS}, "model": "multivariable", "covariate": "", "n": 0,
-                     "n_events": 0, "converged": False, "warning": "no facts at risk: no model fitted"})
+                     "n_events": 0, "n_missing": 0, "converged": False, "warning": "no facts at risk: no model fitted"})
         return pd.DataFrame(rows, columns=list(CLOGLOG_COLUMNS)), ["no facts at risk"]
     models: list[tuple[str, pd.DataFrame, list[str]]] = [("univariable", events, [c]) for c in covs]
     models.append(("multivariable", events, covs))

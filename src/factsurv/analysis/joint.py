@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from factsurv.analysis.cox import CoxSettings, prepare_covariate
+from factsurv.analysis.cox import CoxSettings, complete_cases, prepare_covariate, source_covariate
 from factsurv.tables import CURVE_COLUMNS, DEGRADATION_COLUMNS, JOINT_COX_COLUMNS, RUN_COLUMNS
 
 log = logging.getLogger("factsurv")
@@ -57,20 +57,25 @@ def design_frame(
     strata: Sequence[str],
     settings: CoxSettings,
     levels: Mapping[str, Sequence[Any]] | None = None,
-) -> tuple[pd.DataFrame, list[str], dict[str, str], list[str]]:
+) -> tuple[pd.DataFrame, list[str], dict[str, str], list[str], dict[str, int]]:
     """The fit frame (duration, event, fact_id, design columns, strata codes), the design columns,
-    their transforms, and notes on what was left out."""
+    their transforms, notes on what was left out, and per covariate the rows without a value.
+    Missing covariate values follow the rule of the per-run models
+    (:func:`factsurv.analysis.cox.complete_cases`): a covariate without any value is left out, rows
+    lacking a value of another are dropped, and the transforms are computed on the rows kept."""
     levels = levels or {}
+    cases = complete_cases(events, covariates)
+    events = cases.data.reset_index(drop=True)
     frame = events[["duration", "event", "fact_id"]].copy()
     frame["duration"] = frame["duration"].astype(float)
     frame["event"] = frame["event"].astype(int)
     columns: list[str] = []
     transforms: dict[str, str] = {}
-    notes: list[str] = []
-    for cov in covariates:
-        if cov not in events or events[cov].isna().all():
-            notes.append(f"{cov}: no data, left out")
-            continue
+    notes: list[str] = [f"{cov}: no data, left out" for cov in cases.no_data]
+    if cases.n_left_out:
+        notes.append(cases.note().replace("facts at risk", "rows (run x fact) at risk"))
+        log.warning("joint model [%s]: %s", ", ".join(cases.usable), notes[-1])
+    for cov in cases.usable:
         x, how = prepare_covariate(events[cov], cov, settings.log1p, settings.standardize)
         if x.nunique(dropna=True) < 2:
             notes.append(f"{cov}: no variation, left out")
@@ -94,10 +99,7 @@ def design_frame(
         name = f"stratum_{factor}"
         frame[name] = pd.Categorical(events[factor].astype(str)).codes
         strata_cols.append(name)
-    keep = frame[columns].notna().all(axis=1)
-    if not keep.all():
-        notes.append(f"{int((~keep).sum())} rows with missing covariates dropped")
-    return frame[keep].reset_index(drop=True), columns, transforms, notes + strata_cols
+    return frame, columns, transforms, notes + strata_cols, dict(cases.missing)
 
 
 def fit_clustered(
@@ -137,22 +139,25 @@ def fit_clustered(
 
 def _rows(kind: str, model: str, condition: str, frame: pd.DataFrame, columns: Sequence[str], cph: Any,
           problems: list[str], strata: Sequence[str], cluster: bool, transforms: Mapping[str, str],
-          notes: Sequence[str], n_runs: int) -> list[dict[str, Any]]:
+          notes: Sequence[str], n_runs: int, missing: Mapping[str, int]) -> list[dict[str, Any]]:
     base = {
         "kind": kind, "model": model, "condition": condition, "n": len(frame), "n_events": int(frame["event"].sum()),
         "n_runs": n_runs, "n_facts": int(frame["fact_id"].nunique()), "strata": ",".join(strata),
         "se_type": "robust (cluster: fact)" if cluster else "model",
     }
     note = "; ".join([*notes, *problems])
+    def n_missing(column: str) -> int:
+        return int(missing.get(source_covariate(column), 0))
+
     if cph is None:
-        return [{**base, "covariate": c, "converged": False, "transform": transforms.get(c, ""), "note": note
-                 or "not fitted"} for c in (columns or ["(none)"])]
+        return [{**base, "covariate": c, "n_missing": n_missing(c), "converged": False,
+                 "transform": transforms.get(c, ""), "note": note or "not fitted"} for c in (columns or ["(none)"])]
     s = cph.summary
     out = []
     for c in columns:
         r = s.loc[c]
         out.append({
-            **base, "covariate": c, "coef": float(r["coef"]), "se": float(r["se(coef)"]), "hr": float(r["exp(coef)"]),
+            **base, "covariate": c, "n_missing": n_missing(c), "coef": float(r["coef"]), "se": float(r["se(coef)"]), "hr": float(r["exp(coef)"]),
             "hr_lower_95": float(r["exp(coef) lower 95%"]), "hr_upper_95": float(r["exp(coef) upper 95%"]),
             "p": float(r["p"]), "transform": transforms.get(c, ""), "converged": True, "note": note,
         })
@@ -172,7 +177,7 @@ def joint_cox(
 ) -> pd.DataFrame:
     """The joint Cox model of one kind on the stacked events, and HR(latent) per condition."""
     rows: list[dict[str, Any]] = []
-    frame, columns, transforms, notes = design_frame(events, covariates, factors, strata, settings, levels)
+    frame, columns, transforms, notes, missing = design_frame(events, covariates, factors, strata, settings, levels)
     strata_cols = [n for n in notes if n.startswith("stratum_")]
     notes = [n for n in notes if not n.startswith("stratum_")]
     n_runs = int(events["run"].nunique()) if len(events) else 0
@@ -181,10 +186,11 @@ def joint_cox(
         cph, problems = None, []
     else:
         cph, problems = fit_clustered(frame, columns, strata=strata_cols, cluster=cluster_by_fact, settings=settings)
-    rows += _rows(kind, "joint", "all", frame, columns, cph, problems, strata, cluster_by_fact, transforms, notes, n_runs)
+    rows += _rows(kind, "joint", "all", frame, columns, cph, problems, strata, cluster_by_fact, transforms, notes, n_runs,
+                  missing)
     if "latent" in covariates:
         for (model, design), sub in events.groupby(["model", "design"], sort=False):
-            f, cols, tr, nn = design_frame(sub, ["latent"], [], [], settings)
+            f, cols, tr, nn, miss = design_frame(sub, ["latent"], [], [], settings)
             nn = [n for n in nn if not n.startswith("stratum_")]
             if f["event"].sum() == 0 or not cols:
                 nn.append("no events" if f["event"].sum() == 0 else "latent has no variation")
@@ -192,7 +198,7 @@ def joint_cox(
             else:
                 c, pr = fit_clustered(f, cols, cluster=cluster_by_fact, settings=settings)
             rows += _rows(kind, "condition", f"{model}/{design}", f, ["latent"], c, pr, [], cluster_by_fact, tr, nn,
-                          int(sub["run"].nunique()))
+                          int(sub["run"].nunique()), miss)
     return pd.DataFrame(rows).reindex(columns=JOINT_COX_COLUMNS)
 
 

@@ -36,7 +36,14 @@ import pandas as pd
 from factsurv.data.ontology import leading_zeros
 from factsurv.data.sampling import ontology_rng
 from factsurv.io import InputError
-from factsurv.tables import FACT_COLUMNS, FACT_SPLITS, FACT_TABLE_REPORT_COLUMNS, LITERATURE_COVARIATES, TABLE_COVARIATES
+from factsurv.tables import (
+    FACT_COLUMNS,
+    FACT_SPLITS,
+    FACT_TABLE_REPORT_COLUMNS,
+    LITERATURE_COLUMNS,
+    LITERATURE_COVARIATES,
+    TABLE_COVARIATES,
+)
 
 log = logging.getLogger("factsurv.data.fact_table")
 
@@ -285,6 +292,13 @@ def facts_from_tables(
     facts = _fact_rows(rows, releases, counts)
     overrides = pd.DataFrame({"fact_id": facts["fact_id"], **{c: rows[c].to_numpy() for c in LITERATURE_COVARIATES}})
     return facts, overrides, report
+
+
+def empty_table_outputs() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The report (FACT_TABLE_REPORT_COLUMNS) and the literature overrides (LITERATURE_COLUMNS) of a
+    fact source that reads no table: no rows. Every rule that can make facts.tsv writes both files
+    (workflow/rules/common.smk, FACTS_OUTPUTS)."""
+    return pd.DataFrame(columns=list(FACT_TABLE_REPORT_COLUMNS)), pd.DataFrame(columns=list(LITERATURE_COLUMNS))
 
 
 def _random_splits(rows: pd.DataFrame, specs: Sequence[Mapping[str, Any]], seed: int) -> pd.DataFrame:

@@ -137,10 +137,15 @@ def literature_counts(
     overrides: str | None = None,
 ) -> pd.DataFrame:
     """The counts of ``source``; where ``overrides`` (the fact table's own counts, written by the rule
-    ``table_facts``) gives a value, it replaces the counted one."""
-    counts = _from_source(facts, source, table=table, corpus=corpus, fetched=fetched, overrides=overrides)
-    if overrides:
-        counts = apply_overrides(counts, read_tsv(overrides, LITERATURE_COLUMNS, dtype={"fact_id": str}), overrides)
+    that made facts.tsv: no rows or no values unless a fact table gives counts) gives a value, it
+    replaces the counted one."""
+    given = read_tsv(overrides, LITERATURE_COLUMNS, dtype={"fact_id": str}) if overrides else None
+    if given is not None and not given[list(LITERATURE_COVARIATES)].notna().to_numpy().any():
+        given = None  # no fact table, or one without counts
+    counts = _from_source(facts, source, table=table, corpus=corpus, fetched=fetched,
+                          overrides=overrides if given is not None else None)
+    if given is not None:
+        counts = apply_overrides(counts, given, str(overrides))
     return counts
 
 
