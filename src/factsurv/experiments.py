@@ -140,15 +140,45 @@ def settings_key(value: Any) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:8]
 
 
+def base_quantization(run: dict[str, Any]) -> str | None:
+    """How the run's base model is held in memory when it differs from the model's own dtype:
+    ``"nf4"`` (bitsandbytes 4-bit) for ``training.method: qlora``, else None. Epochs >= 1 of a QLoRA
+    run are scored on the NF4 base, so its epoch 0 (eval, probe, control) must be too: otherwise
+    quantization itself would show up as learning or forgetting at epoch 1."""
+    return "nf4" if run["training"]["method"] == "qlora" else None
+
+
 def base_eval_settings(run: dict[str, Any]) -> dict[str, Any]:
-    """What the model-scope evaluation of epoch 0 depends on besides the model, facts and prompt."""
-    return {"eval": run["eval"], "threads": run["threads"]}
+    """What the model-scope evaluation of epoch 0 depends on besides the model, facts and prompt:
+    the eval settings, the thread count, and the base's quantization when it has one (a LoRA and
+    a full run share their epoch 0; a QLoRA run gets its own, on the NF4 base)."""
+    settings = {"eval": run["eval"], "threads": run["threads"]}
+    quantization = base_quantization(run)
+    if quantization is not None:
+        settings["quantization"] = quantization
+    return settings
 
 
 def base_probe_settings(run: dict[str, Any]) -> dict[str, Any]:
     """What the model-scope probe depends on besides the model, facts and prompt (the greedy pass it
     reads included)."""
     return {"probe": run["probe"], "threads": run["threads"], "greedy": settings_key(base_eval_settings(run))}
+
+
+def base_control_settings(run: dict[str, Any]) -> dict[str, Any]:
+    """What the model-scope control probe of epoch 0 depends on besides the model, the control items
+    and their decoding settings (which are the same for every run): the thread count and the base's
+    quantization."""
+    settings: dict[str, Any] = {"threads": run["threads"]}
+    quantization = base_quantization(run)
+    if quantization is not None:
+        settings["quantization"] = quantization
+    return settings
+
+
+def base_control_key(run: dict[str, Any]) -> str:
+    """The key of a run's model-scope control table of epoch 0 (results/models/{model}/control_{key}/)."""
+    return settings_key(base_control_settings(run))
 
 
 def base_keys(runs: dict[str, dict[str, Any]]) -> dict[str, tuple[str, str]]:

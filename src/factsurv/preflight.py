@@ -7,7 +7,7 @@ Checks (each message starts with ``config error at <key>:``):
 
 - the config files themselves: a key written twice in one mapping (YAML keeps the last silently);
 - prompt templates: unknown placeholders, and the required ones (``{label}``, ``{user}``);
-- ``training.method: qlora`` needs ``resources.gpu`` ≥ 1;
+- ``source: gguf`` models: the file exists and begins with the GGUF magic;
 - cross-key constraints: ``schedule_epochs`` ≥ ``epochs``, a design that fits in ``schedule_epochs``
   (two_stage, warm-up) with fillable statement templates, ``analysis.stable_epochs`` ≤ ``epochs``,
   ``sample.counts`` ≤ the eligible terms of an ontology (once its term table exists);
@@ -186,12 +186,6 @@ def run_errors(config: dict[str, Any]) -> list[str]:
     for name, run in sorted(config.get("runs", {}).items()):
         training = run.get("training", {})
         epochs = run.get("epochs")
-        gpu = run.get("resources", {}).get("gpu", 0)
-        if training.get("method") == "qlora" and gpu < 1:
-            out.append(
-                f"config error at runs.{name}.training.method: qlora (4-bit) needs a CUDA GPU, "
-                f"but runs.{name}.resources.gpu is {gpu}: set it to 1 or more, or use lora/full"
-            )
         sched = training.get("schedule_epochs")
         if isinstance(sched, int) and isinstance(epochs, int) and sched < epochs:
             out.append(
@@ -427,6 +421,15 @@ def path_kind_errors(config: dict[str, Any]) -> list[str]:
                 and not (Path(folder) / "config.json").is_file():
             out.append(f"config error at models.{name}.name_or_path: {folder} has no config.json: not a "
                        "Hugging Face model folder (save_pretrained writes one)")
+        if model.get("source") == "gguf" and model.get("path"):
+            where, gguf = f"config error at models.{name}.path", Path(str(model["path"]))
+            if not gguf.is_file():
+                out.append(f"{where}: file not found: {gguf}")
+            else:
+                with gguf.open("rb") as fh:
+                    magic = fh.read(4)
+                if magic != b"GGUF":
+                    out.append(f"{where}: {gguf} is not a GGUF file (it begins with {magic!r}, not b'GGUF')")
     for onto, spec in sorted(config.get("ontologies", {}).items()):
         for part in ("obo", "annotations"):
             src = spec.get(part) or {}

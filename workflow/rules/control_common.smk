@@ -29,6 +29,13 @@ def control_item_inputs(wildcards):
     return [path] if path else []
 
 
+def model_control_table(run):
+    """The model-scope control table of epoch 0 (the untouched base model) that a run reads."""
+    return (
+        f"results/models/{run_model_name(run)}/control_{CONTROL_KEYS[run]}/epoch_0.tsv"
+    )
+
+
 def control_tables(run):
     """results/{run}/control/epoch_{e}.tsv for e = 0..epochs."""
     epochs = run_config(run)["epochs"]

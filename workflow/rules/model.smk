@@ -33,7 +33,7 @@ rule eval_base_model:
         mem_mb=base_resource("eval", "mem_mb"),
         runtime=base_resource("eval", "runtime"),
     params:
-        model=lambda wildcards: model_spec_params(wildcards.model),
+        model=model_scope_spec("eval"),
         eval=base_setting("eval", "eval"),
         threads=base_setting("eval", "threads"),
         prompt=prompt_params(),
@@ -64,7 +64,7 @@ rule probe_baseline:
         mem_mb=base_resource("probe", "mem_mb"),
         runtime=base_resource("probe", "runtime"),
     params:
-        model=lambda wildcards: model_spec_params(wildcards.model),
+        model=model_scope_spec("probe"),
         probe=base_setting("probe", "probe"),
         threads=base_setting("probe", "threads"),
         prompt=prompt_params(),
@@ -85,6 +85,8 @@ rule run_baseline_tables:
         greedy="results/{run}/eval/epoch_0.tsv",
     log:
         "logs/{run}/run_baseline_tables.log",
+    conda:
+        "../../envs/analysis.yaml"
     shell:
         "(cp {input.probe} {output.probe} && cp {input.greedy} {output.greedy}"
         " && echo 'copied {input.probe} and {input.greedy}') > {log} 2>&1"

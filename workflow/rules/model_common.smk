@@ -1,4 +1,5 @@
 # Helpers of the model stage (included by model.smk): base-model input, params, targets.
+from factsurv.experiments import base_control_key, base_quantization
 
 
 def per_run(value_of):
@@ -62,17 +63,21 @@ def model_spec_params(name):
 model_params = per_run(lambda run: model_spec_params(run_model_name(run)))
 
 
-# Model scope (issue 12): the epoch-0 evaluation and the probe of a base model are shared by every
-# run on that model with the same eval (probe) settings, under results/models/{model}/eval_{key}/
-# and probe_{key}/, key = a short hash of those settings (factsurv.experiments.base_keys); a run
-# whose settings differ gets its own key. Training settings and seeds are not part of the key.
+# Model scope: the epoch-0 evaluation, the probe and the epoch-0 control probe of a base model are
+# shared by every run on that model with the same settings, under results/models/{model}/eval_{key}/,
+# probe_{key}/ and control_{key}/, key = a short hash of those settings (factsurv.experiments:
+# base_keys, base_control_key); a run whose settings differ gets its own key. Training settings and
+# seeds are not part of the key, except what changes the base model itself: a QLoRA run's epoch 0
+# runs on the NF4 base (base_quantization), under its own key.
 BASE_KEYS = base_keys(config["runs"])
-# "eval" | "probe" → (model, key) → the first run (by name) with that key: its settings and
-# resources serve the model-scope job.
-BASE_RUN = {"eval": {}, "probe": {}}
+CONTROL_KEYS = {_run: base_control_key(run_config(_run)) for _run in RUNS}
+# "eval" | "probe" | "control" → (model, key) → the first run (by name) with that key: its settings
+# and resources serve the model-scope job.
+BASE_RUN = {"eval": {}, "probe": {}, "control": {}}
 for _run in RUNS:
     for _which, _key in zip(("eval", "probe"), BASE_KEYS[_run]):
         BASE_RUN[_which].setdefault((run_model_name(_run), _key), _run)
+    BASE_RUN["control"].setdefault((run_model_name(_run), CONTROL_KEYS[_run]), _run)
 
 
 def model_eval_table(run):
@@ -90,6 +95,21 @@ def model_probe_table(run):
 def base_run(which, wildcards):
     """The run that stands for a model-scope job (all runs with its key share its settings)."""
     return BASE_RUN[which][(wildcards.model, wildcards.key)]
+
+
+def model_scope_spec(which):
+    """The model spec of a model-scope job: the model's, plus ``quantization: nf4`` when the runs
+    it stands for train with QLoRA (their epoch 0 is scored on the NF4 base they train on).
+    """
+
+    def spec(wildcards):
+        params = model_spec_params(wildcards.model)
+        quantization = base_quantization(run_config(base_run(which, wildcards)))
+        if quantization is None:
+            return params
+        return canonical({**params, "quantization": quantization})
+
+    return spec
 
 
 def base_setting(which, key):

@@ -30,21 +30,26 @@ log = logging.getLogger("factsurv")
 def load_trained(spec: dict[str, Any], checkpoint_dir: str | os.PathLike[str] | None, *,
                  device: str | None = None, epoch: int | None = None) -> tuple[Any, Any, dict[str, Any] | None]:
     """(model, tokenizer, checkpoint meta): the base model, with a checkpoint's weights applied
-    when one is given. A checkpoint from another base model is refused."""
+    when one is given. A checkpoint from another base model is refused.
+
+    A LoRA or QLoRA checkpoint is scored as it was trained: the adapter stays unmerged (the base's
+    own dtype, the adapter in fp32), so the model is exactly the trained one. Merging into a bf16
+    base (``merge_and_unload``) would round every updated weight to bf16 and drop updates smaller
+    than half a bf16 step, most of an early epoch's (tests/test_eval_precision.py). Only the
+    weight files of the checkpoint are checked against their sha256, not the trainer state (which
+    evaluation never reads)."""
     import torch
 
     tokenizer = loading.load_tokenizer(spec)
     if checkpoint_dir is None:
         return loading.load_model(spec, device=device), tokenizer, None
-    meta = ckpt.read_meta(checkpoint_dir)
+    meta = ckpt.read_meta(checkpoint_dir, verify=False)
+    weights = {k: v for k, v in (meta.get("files") or {}).items() if k != ckpt.TRAINER_STATE}
+    ckpt.verify_files(checkpoint_dir, {"files": weights})
     ckpt.check_compatible(meta, base=loading.describe(spec), epoch=epoch, source=str(checkpoint_dir))
     torch.manual_seed(0)  # LoRA init is overwritten by the checkpoint; keep it deterministic anyway
     model = loading.build_trainable_model(spec, meta["method"], meta.get("lora") or {}, device=device)
     ckpt.load_weights(model, checkpoint_dir, meta["method"])
-    if meta["method"] == "lora":
-        # fold the adapter into the base weights: generation then pays no extra matmuls
-        # (not for qlora: merging into 4-bit weights would round them)
-        model = model.merge_and_unload()
     model.eval()
     return model, tokenizer, meta
 

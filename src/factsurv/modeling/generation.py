@@ -28,7 +28,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -116,13 +117,38 @@ def eos_ids(model: Any, tokenizer: Any) -> set[int]:
     return ids
 
 
+@contextmanager
+def fp32_logits(model: Any) -> Iterator[None]:
+    """Within the block, the model's output head computes its logits in float32 (a float32 copy of
+    its weight, made once): bf16 logits of a large vocabulary are rounded to steps of 1/16-1/8, so
+    the top two tokens often tie and greedy decoding would pick by token id, not by the model.
+    Nothing changes for a head that is float32 already."""
+    import torch
+
+    head = model.get_output_embeddings()
+    if head is None or head.weight.dtype == torch.float32:
+        yield
+        return
+    weight = head.weight.detach().float()
+    bias = head.bias.detach().float() if getattr(head, "bias", None) is not None else None
+
+    def hook(module: Any, args: tuple[Any, ...], output: Any) -> Any:
+        return torch.nn.functional.linear(args[0].float(), weight, bias)
+
+    handle = head.register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
 def _choose(logits: Any, u: Any | None, temperature: float, top_p: float) -> Any:
     """Next tokens per group: argmax, shape (G,) (``u`` None); or the inverse-CDF draws at the
     uniforms ``u`` (G, M) of the group's rows, shape (G, M)."""
     import torch
 
     if u is None:
-        return logits.argmax(-1)
+        return logits.float().argmax(-1)
     probs = torch.softmax(logits.float() / temperature, dim=-1)
     order = None
     if top_p < 1.0:
@@ -172,7 +198,7 @@ def generate_answers(
     out: list[list[Answer]] = [[] for _ in range(n)]
     was_training = model.training
     model.eval()
-    with torch.inference_mode():
+    with torch.inference_mode(), fp32_logits(model):
         for idx in batches:
             answers = _generate_batch(
                 model, [prompt_ids[i] for i in idx], [keys[i] for i in idx], reps=reps, sampling=sampling,

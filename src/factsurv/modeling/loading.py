@@ -42,6 +42,8 @@ def model_spec(spec: dict[str, Any], path: str | os.PathLike[str] | None = None)
         "dtype": spec.get("dtype", "auto"),
         "attn_implementation": spec.get("attn_implementation", "sdpa"),
     }
+    if spec.get("quantization") is not None:
+        out["quantization"] = spec["quantization"]
     if not out["name_or_path"]:
         raise ModelLoadError(f"model spec {spec!r}: no name_or_path (and no folder given)")
     if out["source"] != "hf" and not Path(out["name_or_path"]).is_dir():
@@ -136,13 +138,18 @@ def load_model(
     dtype: str | None = None,
     quantize_4bit: bool = False,
 ) -> Any:
-    """The causal LM on ``device`` (default: GPU if any). ``quantize_4bit`` loads it in 4-bit NF4
+    """The causal LM on ``device`` (default: GPU if any). ``quantize_4bit`` (or the spec's
+    ``quantization: nf4``, which the model-scope jobs of a QLoRA run get) loads it in 4-bit NF4
     (QLoRA, bitsandbytes): on a GPU with bf16 compute, on the CPU (bitsandbytes' CPU kernels; slow,
     for tests and small models) with fp32 compute."""
     import torch
     from transformers import AutoModelForCausalLM
 
     device = select_device(device)
+    quantization = spec.get("quantization")
+    if quantization not in (None, "nf4"):
+        raise ModelLoadError(f"model spec: quantization {quantization!r} is not one of None, 'nf4'")
+    quantize_4bit = quantize_4bit or quantization == "nf4"
     kwargs: dict[str, Any] = {
         "revision": spec.get("revision"),
         "local_files_only": spec.get("local_files_only", False),
