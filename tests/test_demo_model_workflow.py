@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from conftest import make_workdir, planned_jobs, run_snakemake, write_config
+from conftest import planned_jobs, write_config
 from factsurv.io import read_tsv
 
 TINY = "tests/configs/tiny.yaml"
@@ -15,10 +15,9 @@ TARGET = "results/models/demo/pretrained"
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    wd = make_workdir(tmp_path_factory.mktemp("demo_model") / "wf")
-    run_snakemake(wd, TARGET, "--configfile", TINY, timeout=900)
-    return wd
+def demo_run(finished_tiny_run):
+    """The session's finished tiny run (its demo model among its outputs): read and dry-run only."""
+    return finished_tiny_run.workdir
 
 
 @pytest.mark.slow
@@ -59,10 +58,11 @@ def test_pretrained_model_loads_with_auto_classes_and_records_provenance(demo_ru
 
 
 @pytest.mark.slow
-def test_changing_a_pretrain_setting_replans_only_pretraining(demo_run):
-    cfg = write_config(demo_run, TINY, name="lr.yaml", models__demo__demo__pretrain__lr=0.002)
+def test_changing_a_pretrain_setting_replans_only_pretraining(demo_run, tmp_path):
+    # the changed configs live outside the shared run's folder
+    cfg = write_config(tmp_path, TINY, name="lr.yaml", models__demo__demo__pretrain__lr=0.002)
     assert planned_jobs(demo_run, TARGET, "--configfile", str(cfg)) == {"pretrain_demo_model": 1}
-    cfg = write_config(demo_run, TINY, name="corpus.yaml", models__demo__demo__corpus__scale=3.0)
+    cfg = write_config(tmp_path, TINY, name="corpus.yaml", models__demo__demo__corpus__scale=3.0)
     assert planned_jobs(demo_run, TARGET, "--configfile", str(cfg)) == {
         "demo_corpus": 1, "build_demo_model": 1, "pretrain_demo_model": 1
     }

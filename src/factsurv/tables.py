@@ -179,6 +179,7 @@ DEGRADATION_COLUMNS = (
     "model", "design", "seen", "n_seeds", "n", "n_events", "share", "seed_mean", "seed_min", "seed_max",
 )
 
-#: analysis/paper_comparison.tsv: the paper's headline numbers next to this run's
-PAPER_COLUMNS = ("claim", "metric", "paper", "paper_direction", "run", "run_lower_95", "run_upper_95",
-                 "run_p", "run_direction", "agrees", "note")
+#: analysis/paper_comparison.tsv, the headline table: per headline quantity the run's number (value,
+#: interval, p, flag, and as text) beside the paper's (value and text), and whether the run agrees
+PAPER_COLUMNS = ("claim", "quantity", "metric", "group", "run", "run_lower_95", "run_upper_95", "run_p",
+                 "run_text", "flag", "paper", "paper_text", "paper_direction", "run_direction", "agrees", "note")

@@ -1,4 +1,4 @@
-"""Rule paper_comparison: the paper's headline numbers next to this run's summary."""
+"""Rule paper_comparison: the run's headline table, the paper's numbers beside the run's summary."""
 
 import sys
 from pathlib import Path
@@ -10,8 +10,8 @@ from factsurv.io import read_tsv, write_tsv  # noqa: E402
 from factsurv.rules import rule_logging  # noqa: E402
 
 with rule_logging(snakemake) as log:
-    summary = read_tsv(snakemake.input[0], ["metric", "group", "value", "lower_95", "upper_95", "p"])
+    summary = read_tsv(snakemake.input[0], ["metric", "group", "value", "lower_95", "upper_95", "p", "flag"])
     table = paper_comparison(summary, hr_model=snakemake.params.hr_model)
     write_tsv(table, snakemake.output[0])
     for r in table.itertuples():
-        log.info("%s: paper %s, run %.4g -> %s", r.claim, r.paper, r.run, r.agrees)
+        log.info("%s: run %s, paper %s -> %s", r.quantity, r.run_text, r.paper_text, r.agrees or "(context)")

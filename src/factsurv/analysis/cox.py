@@ -148,7 +148,8 @@ def fit_cox(
         last = FitResult(converged=not problems, summary=summary, problems=problems, notes=notes, step_size=step)
         if not problems:
             if history:
-                last.notes.insert(0, "retried with " + label + " after: " + "; ".join(history))
+                log.info("Cox [%s]: kept the fit with %s after: %s", ", ".join(columns), label, "; ".join(history))
+                last.notes.insert(0, f"kept fit: {label} (the larger steps failed the convergence checks; see the job log)")
             if len(columns):
                 try:
                     with warnings.catch_warnings():

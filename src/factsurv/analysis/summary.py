@@ -53,6 +53,18 @@ def _flags(r: Any, min_epv: float, max_vif: float) -> str:
     return "; ".join(out)
 
 
+#: parts of a Cox row's warning that the summary's ``flag`` column already says
+_FLAGGED = ("PH violated", "VIF =", "VIF ")
+
+
+def reader_note(warning: Any) -> str:
+    """The parts of a Cox row's ``warning`` a reader of the summary needs (the kept fit,
+    dropped facts, penalization): those the ``flag`` column repeats are left out."""
+    if not isinstance(warning, str) or not warning:
+        return ""
+    return "; ".join(part for part in warning.split("; ") if part and not part.startswith(_FLAGGED))
+
+
 def _hr_rows(metric: str, cox: pd.DataFrame, covariate: str, kind: str, qvalues: pd.DataFrame | None,
              min_epv: float, max_vif: float) -> list[dict[str, Any]]:
     rows = []
@@ -63,7 +75,7 @@ def _hr_rows(metric: str, cox: pd.DataFrame, covariate: str, kind: str, qvalues:
         rows.append(_row(metric, str(r.model), float(r.hr) if ok else np.nan,
                          float(r.hr_lower_95) if ok else np.nan, float(r.hr_upper_95) if ok else np.nan,
                          float(r.p) if ok else np.nan,
-                         note=f"n={r.n}, events={r.n_events}" + (f"; {r.warning}" if isinstance(r.warning, str) and r.warning else ""),
+                         note="; ".join(filter(None, [f"n={r.n}, events={r.n_events}", reader_note(r.warning)])),
                          q=q.get((kind, str(r.model), covariate), np.nan),
                          ph_p=float(getattr(r, "ph_test_p", np.nan)) if ok else np.nan,
                          flag=_flags(r, min_epv, max_vif) if ok else "not converged"))
