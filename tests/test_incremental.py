@@ -39,11 +39,13 @@ MODEL = {"eval_base_model", "probe_baseline", "run_baseline_tables", "train_epoc
     | BASE_CONTROL
 #: one job draws every figure of a run (the control figure too): any analysis change re-draws them
 FIGURES = {"figures"}
+#: the parameter-level analyses (analysis.parameters) of the run's checkpoints, and their figures
+PARAMS = {"param_updates", "restore_updates", "parameter_figures"}
 #: the control probe's analysis reads the control tables only (not the facts' evals or the probe)
 CONTROL = {"control_accuracy"}
 #: one job per run and step for all three event kinds (events, cox with the q-values, discrete_time, km)
 ANALYSIS = {"trajectories", "events", "cox", "discrete_time", "km", "dynamics", "summary", "paper_comparison",
-            "epoch_sets", "forgetting", "control_accuracy"} | FIGURES
+            "epoch_sets", "forgetting", "control_accuracy"} | FIGURES | PARAMS
 EVERYTHING = DATA | DEMO | PLAN | MODEL | ANALYSIS | {"control_items"}
 
 
@@ -81,7 +83,7 @@ CHANGES = [
     ("design: strategy", {f"runs__{RUN}__design__strategy": "mixed"},
      PLAN | {"train_epoch", "eval_epoch", "control_epoch"} | ANALYSIS),
     ("probe: k", {f"runs__{RUN}__probe__k": 5},
-     {"probe_baseline", "run_baseline_tables"} | ANALYSIS - CONTROL),
+     {"probe_baseline", "run_baseline_tables"} | ANALYSIS - CONTROL - PARAMS),
     ("control: items", {"control__arithmetic__items": 50},
      {"control_items", "control_epoch", "summary", "paper_comparison"} | BASE_CONTROL | CONTROL | FIGURES),
     ("control: max_new_tokens", {"control__max_new_tokens": 6},
@@ -89,7 +91,9 @@ CHANGES = [
     ("analysis: the Cox covariates", {"analysis__cox__covariates": ["latent", "annotation_count", "depth"]},
      {"cox", "discrete_time", "summary", "paper_comparison"} | FIGURES),
     ("figures: dpi", {"figures__dpi": 120},
-     FIGURES),
+     FIGURES | {"parameter_figures"}),
+    ("parameters: restore ratios", {"analysis__parameters__restore__ratios": [0, 10]},
+     {"restore_updates", "parameter_figures"}),
 ]
 
 

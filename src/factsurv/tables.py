@@ -183,3 +183,19 @@ DEGRADATION_COLUMNS = (
 #: interval, p, flag, and as text) beside the paper's (value and text), and whether the run agrees
 PAPER_COLUMNS = ("claim", "quantity", "metric", "group", "run", "run_lower_95", "run_upper_95", "run_p",
                  "run_text", "flag", "paper", "paper_text", "paper_direction", "run_direction", "agrees", "note")
+
+# Parameter-level analyses (analysis.parameters; factsurv.modeling.parameters): results/{run}/analysis/.
+#: param_updates.tsv: per epoch and parameter, the update's norm relative to the base weight's and the
+#: smallest share of entries carrying 50 / 90 % of its squared update (NaN for an unchanged parameter)
+PARAM_UPDATE_COLUMNS = (
+    "epoch", "method", "parameter", "layer", "module", "numel", "update_norm", "base_norm", "relative_update",
+    "share_50", "share_90", "changed_share",
+)
+#: restore_facts.tsv: the greedy answer of every fact after restoring `ratio` % of an epoch's updates
+RESTORE_FACT_COLUMNS = ("fact_id", "epoch", "strategy", "ratio", "prediction", "correct", "answer_logprob")
+#: restore.tsv: recall per epoch, strategy, ratio and per-run split, with its Wilson 95 % interval;
+#: n_restored of n_region elements of the region were set back to the base value
+RESTORE_COLUMNS = (
+    "epoch", "strategy", "ratio", "region", "n_region", "n_restored", "split", "n", "correct", "recall",
+    "lower_95", "upper_95",
+)

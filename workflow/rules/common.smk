@@ -236,6 +236,7 @@ def run_targets(run):
         *analysis_targets(run),
         *control_targets(run),
         *paper_targets(run),
+        *parameter_targets(run),
     ]
 
 
