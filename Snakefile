@@ -37,9 +37,9 @@ include: "workflow/rules/model.smk"
 include: "workflow/rules/model_source.smk"
 include: "workflow/rules/plan.smk"
 include: "workflow/rules/analysis.smk"
-include: "workflow/rules/parameters.smk"
 include: "workflow/rules/control.smk"
 include: "workflow/rules/experiments.smk"
+include: "workflow/rules/parameters.smk"
 
 
 rule all:

@@ -36,7 +36,6 @@ import argparse
 import datetime as dt
 import gc
 import json
-import math
 import os
 import platform
 import random
@@ -284,14 +283,29 @@ def prompt_stats(tokenizer: Any, facts: Any, prompt: Any) -> dict[str, Any]:
             "example_target_tokens": tokenizer.convert_ids_to_tokens(tgt[0])}
 
 
+def drop_page_cache(folder: str | os.PathLike[str]) -> int:
+    """Ask the kernel to drop the folder's files from the page cache (posix_fadvise DONTNEED, no
+    root needed), so that the next load reads the disk as a job's first load on a node does.
+    Returns the bytes advised."""
+    total = 0
+    for f in Path(folder).rglob("*"):
+        if f.is_file():
+            with open(f, "rb") as fh:
+                os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+            total += f.stat().st_size
+    return total
+
+
 def measure_load(spec: dict[str, Any], device: str) -> dict[str, Any]:
+    """The model load of a job, cold: the weight files dropped from the page cache first."""
     from factsurv.modeling import loading
 
+    dropped = drop_page_cache(spec["name_or_path"])
     reset_peak(device)
     with Clock(device) as c:
         tok = loading.load_tokenizer(spec)
         model = loading.load_model(spec, device=device)
-    out = {"load_s": c.s, **peak_gib(device)}
+    out = {"load_s": c.s, "cold": True, "dropped_bytes": dropped, **peak_gib(device)}
     free(model, tok)
     return out
 
@@ -397,6 +411,7 @@ def measure_trainer(spec: dict[str, Any], examples: list[tuple[list[int], list[i
 
 def measure_eval(spec: dict[str, Any], facts: Any, ckpt_dir: Path, device: str, batch_size: int,
                  max_new_tokens: int) -> dict[str, Any]:
+    drop_page_cache(spec["name_or_path"])  # an eval job loads the base cold
     from factsurv.modeling import evaluate
     from factsurv.prompts import PromptSettings
 
@@ -438,20 +453,34 @@ def measure_probe(spec: dict[str, Any], facts: Any, device: str, k: int, batch_s
 
 
 # ---------------------------------------------------------------------------------------------
-def project_study(res: dict[str, Any], method: str, n_train: int, n_eval: int, epochs: int = 20) -> dict[str, Any]:
-    """Minutes for probe + ``epochs`` training jobs + ``epochs``+1 eval jobs on one GPU, in series,
-    each job paying interpreter start, imports and its model load."""
+def project_study(res: dict[str, Any], method: str, n_train: int, n_eval: int, epochs: int = 20,
+                  seeds: int = 3, control_items: int = 200, control_max_new_tokens: int = 8) -> dict[str, Any]:
+    """GPU minutes of the whole study on one GPU, jobs in series, every GPU job counted: per model
+    the epoch-0 eval, the probe and the epoch-0 control (and for QLoRA the NF4 base, once); per
+    seed ``epochs`` training, eval and control jobs. Each job pays interpreter start, imports and a
+    cold model load. The control probe is not measured here: its cost is the eval's per fact,
+    scaled to ``control_items`` and its decoding length (an estimate, marked so)."""
     job = res["import_s"]
     ours = res["train"][method]
     train_epoch = ours["epoch_s"] * n_train / max(1, res["workload"]["measured_train_facts"])
     train_job = job + ours["setup_s"] + train_epoch + ours["save_s"]
     ev = res["eval"]
-    eval_job = job + ev["load_s"] + ev["eval_s"] * n_eval / max(1, ev["facts"])
+    per_fact = ev["eval_s"] / max(1, ev["facts"])
+    eval_job = job + ev["load_s"] + per_fact * n_eval
+    control_job = job + ev["load_s"] + per_fact * control_items * control_max_new_tokens / max(1, ev["max_new_tokens"])
     pr = res["probe"]
     probe_job = job + res["load"]["load_s"] + pr["probe_s"] * n_eval / max(1, pr["facts"])
-    total = probe_job + epochs * train_job + (epochs + 1) * eval_job
-    return {"method": method, "probe_job_s": probe_job, "train_job_s": train_job, "eval_job_s": eval_job,
-            "study_minutes": total / 60, "epochs": epochs}
+    quantize_job = job + res["load"]["load_s"] if method == "qlora" else 0.0
+    jobs = {"quantize_base": int(method == "qlora"), "probe_baseline": 1, "eval_base_model": 1,
+            "control_base_model": 1, "train_epoch": seeds * epochs, "eval_epoch": seeds * epochs,
+            "control_epoch": seeds * epochs}
+    seconds = {"quantize_base": quantize_job, "probe_baseline": probe_job, "eval_base_model": eval_job,
+               "control_base_model": control_job, "train_epoch": train_job, "eval_epoch": eval_job,
+               "control_epoch": control_job}
+    total = sum(jobs[k] * seconds[k] for k in jobs)
+    return {"method": method, "jobs": jobs, "gpu_jobs": sum(jobs.values()), "job_s": seconds,
+            "probe_job_s": probe_job, "train_job_s": train_job, "eval_job_s": eval_job,
+            "control_job_s_estimate": control_job, "study_minutes": total / 60, "epochs": epochs, "seeds": seeds}
 
 
 def gpu_name(device: str) -> str:
@@ -474,20 +503,40 @@ def versions() -> dict[str, str]:
     return out
 
 
+def study_settings() -> dict[str, Any]:
+    """The study's own settings (config/study.yaml through the schema): the first run's probe and
+    eval, the control probe, the epochs and the number of seeds, the bench's defaults."""
+    import yaml
+
+    from factsurv.config import validate_config
+
+    cfg = validate_config(yaml.safe_load((ROOT / "config/study.yaml").read_text()),
+                          str(ROOT / "workflow/schemas/config.schema.yaml"))
+    run = cfg["runs"][sorted(cfg["runs"])[0]]
+    seeds = {r["seed"] for r in cfg["runs"].values()}
+    return {"probe": run["probe"], "eval": run["eval"], "epochs": run["epochs"], "seeds": len(seeds),
+            "control": {"items": cfg["control"]["arithmetic"]["items"], "max_new_tokens": cfg["control"]["max_new_tokens"]}}
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    study = study_settings()
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--shape", choices=sorted(SHAPES), default=None,
                    help="model shape (default: llama8b on a GPU, tiny on CPU)")
     p.add_argument("--facts", type=int, default=1200, help="trained facts (paper: 800 HPO + 400 GO)")
     p.add_argument("--eval-facts", type=int, default=1600, help="evaluated facts, trained + withheld")
-    p.add_argument("--k", type=int, default=100, help="probe samples per fact")
+    p.add_argument("--k", type=int, default=study["probe"]["k"], help="probe samples per fact (config/study.yaml)")
     p.add_argument("--steps", type=int, default=None,
                    help="train on steps x batch_size facts per epoch only and project to --facts")
     p.add_argument("--probe-facts", type=int, default=None,
                    help="facts to probe (projected to --eval-facts; default 64 on GPU, 8 on CPU)")
-    p.add_argument("--eval-batch-size", type=int, default=128)
-    p.add_argument("--probe-batch-size", type=int, default=32)
-    p.add_argument("--max-new-tokens", type=int, default=48)
+    p.add_argument("--eval-batch-size", type=int, default=study["eval"]["batch_size"])
+    p.add_argument("--probe-batch-size", type=int, default=study["probe"]["batch_size"])
+    p.add_argument("--max-new-tokens", type=int, default=study["eval"]["max_new_tokens"])
+    p.add_argument("--epochs", type=int, default=study["epochs"], help="the study's epochs (projection)")
+    p.add_argument("--seeds", type=int, default=study["seeds"], help="the study's seeds (projection)")
+    p.add_argument("--control-items", type=int, default=study["control"]["items"])
+    p.add_argument("--control-max-new-tokens", type=int, default=study["control"]["max_new_tokens"])
     p.add_argument("--methods", default="lora,qlora", help="comma-separated: lora, qlora, full")
     p.add_argument("--no-trainer", action="store_true", help="skip the HF Trainer baseline")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's choice)")
@@ -510,10 +559,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     device = loading.select_device()
     shape = args.shape or ("llama8b" if device == "cuda" else "tiny")
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    settings = {"lr": 2e-4, "schedule_epochs": 20, "warmup_ratio": 0.03, "batch_size": 16, "grad_accum": 1,
-                "max_grad_norm": 1.0, "threads": args.threads,
-                "lora": {"r": 16, "alpha": 32, "dropout": 0.05,
-                         "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]}}
+    from factsurv.config import section_defaults
+
+    # the schema's defaults of a run's training (the study's settings), not a copy of them
+    training = section_defaults("definitions.run.training")
+    settings = {k: training[k] for k in ("lr", "schedule_epochs", "warmup_ratio", "batch_size", "grad_accum",
+                                         "max_grad_norm", "lora")}
+    settings["threads"] = args.threads
     n_measured = args.facts if args.steps is None else min(args.facts, args.steps * settings["batch_size"])
     probe_facts = args.probe_facts or (64 if device == "cuda" else 8)
     tmp = None
@@ -563,7 +615,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     examples = None
     for method in methods:
         if method == "qlora" and device != "cuda":
-            res["skipped"][method] = "4-bit NF4 (bitsandbytes) needs a CUDA GPU"
+            res["skipped"][method] = "not on the CPU: bitsandbytes' 4-bit CPU kernels run (tests/test_quantize.py) but are not what this bench measures"
             continue
         log(f"training: {method}")
         res["train"][method], ex = measure_ours(spec, measured, method, settings, device, work / f"ckpt_{method}")
@@ -589,7 +641,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     log(f"  {res['probe']['samples_per_s']:.0f} samples/s")
 
     if eval_method is not None:
-        res["projection"] = {m: project_study(res, m, args.facts, args.eval_facts) for m in res["train"]}
+        res["projection"] = {m: project_study(res, m, args.facts, args.eval_facts, epochs=args.epochs, seeds=args.seeds,
+                                              control_items=args.control_items,
+                                              control_max_new_tokens=args.control_max_new_tokens)
+                             for m in res["train"]}
     met: dict[str, bool | None] = {}
     if "train_speedup_vs_trainer" in res:
         met["train_speedup_vs_trainer"] = res["train_speedup_vs_trainer"] >= TARGETS["train_speedup_vs_trainer"]

@@ -45,7 +45,9 @@ def dry_run(tree: Path, hf_home: Path, extra_env: dict[str, str]) -> str:
     env = dict(os.environ, HF_HOME=str(hf_home), HF_HUB_OFFLINE="1", PYTHONPATH=str(tree / "src"), **extra_env)
     env.pop("HF_HUB_CACHE", None)
     snakemake = str(Path(sys.executable).parent / "snakemake")
-    cmd = [snakemake, "-n", "--profile", "profiles/slurm", "--configfile", "config/study.yaml"]
+    # --cores: a dry-run without it plans on 1 core and caps every job's threads to 1 (snakemake/cli.py);
+    # a real run through the Slurm executor has no such cap, so plan with room for the runs' cpus
+    cmd = [snakemake, "-n", "--cores", "1024", "--profile", "profiles/slurm", "--configfile", "config/study.yaml"]
     proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True, timeout=900)
     if proc.returncode != 0:
         raise SystemExit(f"dry-run failed in {tree}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
@@ -60,7 +62,17 @@ def parse_resources(text: str) -> dict[str, object]:
     return out
 
 
-def parse_plan(out: str) -> dict[str, object]:
+def local_rules(tree: Path) -> set[str]:
+    """The rules a workflow declares local (`localrules:` blocks of its rule files): a dry-run
+    prints them as `rule` like the others, but the Slurm executor runs them on the login node."""
+    names: set[str] = set()
+    for smk in sorted((tree / "workflow/rules").glob("*.smk")):
+        for block in re.findall(r"^localrules:\n((?:[ \t]+\w+,?\n)+)", smk.read_text(), re.M):
+            names |= set(re.findall(r"(\w+)", block))
+    return names
+
+
+def parse_plan(out: str, local_set: set[str] = frozenset()) -> dict[str, object]:
     """Jobs per rule, group jobs (name → its steps' rules and resources), local jobs."""
     per_rule: Counter[str] = Counter()
     local: Counter[str] = Counter()
@@ -75,7 +87,8 @@ def parse_plan(out: str) -> dict[str, object]:
         m = re.search(r"^\s*(local)?rule (\w+):$", block, re.M)
         if not m:
             continue
-        rule, is_local = m.group(2), bool(m.group(1))
+        rule = m.group(2)
+        is_local = bool(m.group(1)) or rule in local_set
         per_rule[rule] += 1
         res = re.search(r"resources: (.*)", block)
         threads = re.search(r"threads: (\d+)", block)
@@ -167,9 +180,10 @@ def main() -> None:
                                      text=True).stdout.strip(),
         }
         if args.before:
-            result["before"] = summarise(parse_plan(dry_run(args.before.resolve(), hf, {})))
-        result["per_rule"] = summarise(parse_plan(dry_run(REPO, hf, {"FACTSURV_SLURM_JOBS": "per-rule"})))
-        result["grouped"] = summarise(parse_plan(dry_run(REPO, hf, {"FACTSURV_SLURM_JOBS": "grouped"})))
+            result["before"] = summarise(parse_plan(dry_run(args.before.resolve(), hf, {}), local_rules(args.before)))
+        local = local_rules(REPO)
+        result["per_rule"] = summarise(parse_plan(dry_run(REPO, hf, {"FACTSURV_SLURM_JOBS": "per-rule"}), local))
+        result["grouped"] = summarise(parse_plan(dry_run(REPO, hf, {"FACTSURV_SLURM_JOBS": "grouped"}), local))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     for key in ("before", "per_rule", "grouped"):

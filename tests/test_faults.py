@@ -151,3 +151,24 @@ def test_killed_eval_and_snakemake_leave_no_table_and_rerun_gives_the_same_table
         run_snakemake(wd, "--unlock", "--configfile", CONFIG)
         run_snakemake(wd, table, "--configfile", CONFIG)
     assert (wd / table).read_bytes() == (reference / table).read_bytes()
+
+
+def test_a_damaged_checkpoint_stops_the_run_before_any_job_and_keeps_every_output(reference, tmp_path):
+    """A truncated weights file of a checkpoint that planned jobs will read (a new eval setting
+    re-plans every eval epoch): the run stops in onstart, before the first job, naming the file,
+    the folder to delete and what re-runs; the tables those jobs would have replaced are intact."""
+    from conftest import write_config
+
+    wd = copy_workdir(reference, tmp_path / "wf")
+    weights = next((wd / f"results/{RUN}/checkpoints/epoch_2").glob("*.safetensors"))
+    weights.write_bytes(weights.read_bytes()[:100])
+    changed = write_config(wd, CONFIG, "eval_changed.yaml", **{f"runs__{RUN}__eval__batch_size": 3})
+    evals = sorted((wd / f"results/{RUN}/eval").glob("epoch_*.tsv"))
+    before = {p: p.read_bytes() for p in evals}
+    proc = run_snakemake(wd, "--configfile", str(changed), check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-3000:]
+    assert "pre-flight found problems (nothing was run)" in out, out[-3000:]
+    assert f"{weights.name}: damaged checkpoint file" in out and "rm -r results/tiny/checkpoints/epoch_2" in out, out[-3000:]
+    assert "re-trains epoch 2 of run tiny" in out
+    assert {p: p.read_bytes() for p in evals} == before

@@ -94,6 +94,10 @@ def test_tiny_benchmark_runs_through_the_project_code(tmp_path, monkeypatch):
     assert saved["eval"]["facts"] == 32 and saved["eval"]["facts_per_s"] > 0
     assert saved["probe"]["facts"] == 4 and saved["probe"]["k"] == 2
     proj = saved["projection"]["lora"]
-    assert proj["study_minutes"] > 0 and proj["epochs"] == 20
+    assert proj["study_minutes"] > 0 and proj["epochs"] == 20 and proj["seeds"] == 3  # config/study.yaml's
+    # every GPU job of the study: epoch 0's eval, probe and control once, 20 epochs x 3 seeds of each step
+    assert proj["jobs"] == {"quantize_base": 0, "probe_baseline": 1, "eval_base_model": 1, "control_base_model": 1,
+                            "train_epoch": 60, "eval_epoch": 60, "control_epoch": 60} and proj["gpu_jobs"] == 183
+    assert saved["load"]["cold"] and saved["load"]["dropped_bytes"] > 0
     assert set(saved["targets_met"]) == {"train_speedup_vs_trainer", "study_minutes"}
     assert saved["versions"]["torch"] != "absent" and saved["versions"]["peft"] != "absent"

@@ -1,5 +1,9 @@
 """Validation of the workflow configuration against workflow/schemas/config.schema.yaml.
 
+The layers, each importing only the ones below it: ``factsurv.schema`` (the schema, its defaults)
+← ``factsurv.experiments`` (grids into runs) ← this module (the whole config, cross-key rules) ←
+``factsurv.preflight`` (files, caches, the plan's checkpoints).
+
 Defaults are filled from the schema (the one place they live); errors name the key, e.g.
 ``config error at runs.demo.training.lr: -1 is less than or equal to the minimum of 0``.
 """
@@ -7,80 +11,16 @@ Defaults are filled from the schema (the one place they live); errors name the k
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-import yaml
+from factsurv.experiments import expand_experiments
+from factsurv.schema import DefaultFillingValidator, describe_error, inline_refs, load_schema  # noqa: F401
 
 
 class ConfigError(ValueError):
     """The configuration is invalid; the message names every offending key."""
-
-
-def _extend_with_default(validator_class: type) -> type:
-    validate_properties = validator_class.VALIDATORS["properties"]
-
-    def set_defaults(validator: Any, properties: dict, instance: Any, schema: dict) -> Iterable[Any]:
-        if isinstance(instance, dict):
-            for prop, sub in properties.items():
-                if isinstance(sub, dict) and "default" in sub and prop not in instance:
-                    instance[prop] = copy.deepcopy(sub["default"])
-        yield from validate_properties(validator, properties, instance, schema)
-
-    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
-
-
-_DefaultFillingValidator = _extend_with_default(jsonschema.Draft7Validator)
-
-
-def _key(path: Iterable[Any]) -> str:
-    parts = [str(p) for p in path]
-    return ".".join(parts) if parts else "(top level)"
-
-
-def load_schema(path: str | Path) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as fh:
-        return inline_refs(yaml.safe_load(fh))
-
-
-def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
-    """Replace local ``$ref: "#/definitions/x"`` by the definition itself.
-
-    The default-filling validator sees ``default`` only on the subschema in place, so a default
-    written in a definition must be inlined to take effect. (The schema has no recursive refs.)
-    """
-    definitions = schema.get("definitions", {})
-
-    def walk(node: Any, depth: int = 0) -> Any:
-        if depth > 50:
-            raise ValueError("schema references nest too deeply (a recursive $ref?)")
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#/definitions/"):
-                target = copy.deepcopy(definitions[ref.split("/")[-1]])
-                rest = {k: v for k, v in node.items() if k != "$ref"}
-                target.update(rest)
-                return walk(target, depth + 1)
-            return {k: walk(v, depth + 1) for k, v in node.items()}
-        if isinstance(node, list):
-            return [walk(v, depth + 1) for v in node]
-        return node
-
-    out = {k: walk(v) for k, v in schema.items() if k != "definitions"}
-    out["definitions"] = definitions
-    return out
-
-
-def _describe(err: jsonschema.ValidationError) -> str:
-    where = _key(err.absolute_path)
-    if err.validator == "additionalProperties":
-        allowed = sorted(err.schema.get("properties", {}))
-        hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
-        return f"config error at {where}: {err.message}{hint}"
-    return f"config error at {where}: {err.message}"
 
 
 def validate_config(config: dict[str, Any], schema: dict[str, Any] | str | Path) -> dict[str, Any]:
@@ -91,12 +31,10 @@ def validate_config(config: dict[str, Any], schema: dict[str, Any] | str | Path)
     into ``runs`` here (factsurv.experiments), so every reader of the config sees their runs.
     """
     schema = load_schema(schema) if not isinstance(schema, dict) else inline_refs(schema)
-    validator = _DefaultFillingValidator(schema)
+    validator = DefaultFillingValidator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
-    messages = [_describe(e) for e in errors]
+    messages = [describe_error(e) for e in errors]
     if not messages:
-        from factsurv.experiments import expand_experiments
-
         run_schema = inline_refs({**schema["definitions"]["run"], "definitions": schema["definitions"]})
         messages = expand_experiments(config, run_schema)
     if not messages:
@@ -246,9 +184,9 @@ def section_defaults(section: str, schema: str | Path = SCHEMA_PATH) -> dict[str
     for part in parts[2 if parts[0] == "definitions" else 1:]:
         sub = sub["properties"][part]
     instance: dict[str, Any] = {}
-    errors = list(_DefaultFillingValidator(sub).iter_errors(instance))
+    errors = list(DefaultFillingValidator(sub).iter_errors(instance))
     if errors:
-        raise ConfigError("; ".join(_describe(e) for e in errors))
+        raise ConfigError("; ".join(describe_error(e) for e in errors))
     return copy.deepcopy(instance)  # nothing the caller changes reaches the cached schema
 
 

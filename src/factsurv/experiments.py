@@ -74,14 +74,14 @@ def expand_experiments(config: dict[str, Any], run_schema: dict[str, Any]) -> li
     experiments, or an experiment and ``runs:``); a name that is no valid run name; a merged run
     whose settings the schema refuses. Nothing is added when there is an error.
     """
-    from factsurv.config import _DefaultFillingValidator, _describe, _key
+    from factsurv.schema import DefaultFillingValidator, describe_error, key_path
 
     errors: list[str] = []
     models = config.get("models", {})
     runs = config.setdefault("runs", {})
     added: dict[str, dict[str, Any]] = {}
     owner: dict[str, str] = {run: f"runs.{run}" for run in runs}
-    validator = _DefaultFillingValidator(run_schema)
+    validator = DefaultFillingValidator(run_schema)
     for name, cells in experiment_cells(config).items():
         spec = config["experiments"][name]
         for i, model in enumerate(spec["models"]):
@@ -114,10 +114,10 @@ def expand_experiments(config: dict[str, Any], run_schema: dict[str, Any]) -> li
                 )
                 continue
             for err in bad:
-                key = _key(err.absolute_path)
+                key = key_path(err.absolute_path)
                 part = "base" if key.split(".")[0] not in _design_keys(spec["designs"][cell.design]) else f"designs.{cell.design}"
                 full = f"experiments.{name}.{part}" + ("" if key == "(top level)" else f".{key}")
-                errors.append(_describe(err).replace(f"config error at {key}", f"config error at {full}", 1))
+                errors.append(describe_error(err).replace(f"config error at {key}", f"config error at {full}", 1))
             added[cell.run] = run
     if not errors:
         runs.update(added)

@@ -199,3 +199,18 @@ RESTORE_COLUMNS = (
     "epoch", "strategy", "ratio", "region", "n_region", "n_restored", "split", "n", "correct", "recall",
     "lower_95", "upper_95",
 )
+#: gradient_trace.tsv: per epoch and weight matrix of the transformer layers, the elements in each
+#: format's top set and in both (shared), the summed attributions and the cosine between the mean
+#: statement and the mean question gradient (factsurv.modeling.gradient_trace)
+GRADIENT_TRACE_COLUMNS = (
+    "epoch", "parameter", "layer", "module", "numel", "n_statement_top", "n_question_top", "n_shared",
+    "statement_score", "question_score", "cosine",
+)
+#: gradient_shared.tsv: per epoch, the shared set's size (n_shared, shared_share of a format's top
+#: set, jaccard, expected_shared = chance overlap) and centralization (top_units_share, gini_layers,
+#: gini_heads), the mean per-matrix cosine
+GRADIENT_SHARED_COLUMNS = (
+    "epoch", "attribution", "top_percent", "n_facts", "n_region", "n_statement_top", "n_question_top", "n_shared",
+    "shared_share", "jaccard", "expected_shared", "top_units", "n_units", "top_units_share", "gini_layers",
+    "gini_heads", "mean_cosine",
+)

@@ -45,12 +45,17 @@ if workflow.is_main_process:
         logger.warning(_warning)
 
 
+#: the rules that load a checkpoint's weights (the analysis reads only its checkpoint.json stats)
+WEIGHT_READERS = {"train_epoch", "eval_epoch", "control_epoch", "param_updates", "restore_updates", "gradient_trace"}
+
+
 def checkpoints_read_by_planned_jobs():
-    """(checkpoint folders the planned jobs read, outputs of the planned jobs)."""
+    """(checkpoint folders whose weights the planned jobs load, outputs of the planned jobs)."""
     jobs = list(workflow.dag.needrun_jobs())
     read = [
         str(f)
         for job in jobs
+        if job.rule.name in WEIGHT_READERS
         for f in job.input
         if re.fullmatch(r"results/[^/]+/checkpoints/epoch_\d+", str(f))
     ]
@@ -246,7 +251,7 @@ def final_targets():
     for run in RUNS:
         outputs += run_targets(run)
     for name in sorted(EXPERIMENTS):
-        outputs += experiment_outputs(name)
+        outputs += experiment_outputs(name) + experiment_parameter_targets(name)
     return outputs
 
 

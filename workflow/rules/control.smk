@@ -30,7 +30,7 @@ rule control_items:
 rule control_base_model:
     input:
         control_items="results/control/items.tsv",
-        base=model_base_input,
+        base=model_scope_base_input("control"),
     output:
         "results/models/{model}/control_{key}/epoch_{epoch}.tsv",
     log:
@@ -75,7 +75,7 @@ rule run_baseline_control:
 rule control_epoch:
     input:
         control_items="results/control/items.tsv",
-        base=base_model_input,
+        base=run_base_input,
         checkpoint=eval_checkpoint,
     output:
         "results/{run}/control/epoch_{epoch}.tsv",

@@ -15,7 +15,7 @@ localrules:
 rule eval_base_model:
     input:
         facts="results/facts/facts.tsv",
-        base=model_base_input,
+        base=model_scope_base_input("eval"),
     output:
         "results/models/{model}/eval_{key}/epoch_{epoch}.tsv",
     log:
@@ -46,7 +46,7 @@ rule eval_base_model:
 rule probe_baseline:
     input:
         facts="results/facts/facts.tsv",
-        base=model_base_input,
+        base=model_scope_base_input("probe"),
         greedy=lambda wildcards: model_eval_table(base_run("probe", wildcards)),
     output:
         "results/models/{model}/probe_{key}/baseline.tsv",
@@ -96,7 +96,7 @@ rule train_epoch:
     input:
         facts="results/facts/facts.tsv",
         plan="results/{run}/train_plan.tsv",
-        base=base_model_input,
+        base=run_base_input,
         previous=previous_checkpoint,
     output:
         directory("results/{run}/checkpoints/epoch_{epoch}"),
@@ -126,7 +126,7 @@ rule train_epoch:
 rule eval_epoch:
     input:
         facts="results/facts/facts.tsv",
-        base=base_model_input,
+        base=run_base_input,
         checkpoint=eval_checkpoint,
     output:
         "results/{run}/eval/epoch_{epoch}.tsv",

@@ -23,14 +23,41 @@ def run_model_name(run):
     return run_config(run)["model"]
 
 
-def base_model_input(wildcards):
-    """The base model folder a run's jobs read (model_folder)."""
-    return model_folder(run_model_name(wildcards.run))
+def nf4_folder(name):
+    """The 4-bit NF4 base of a model that QLoRA runs train on (rule quantize_base)."""
+    return f"results/models/{name}/nf4"
 
 
-def model_base_input(wildcards):
-    """The base model folder of a model-scope job (wildcard {model})."""
-    return model_folder(wildcards.model)
+def run_base_input(wildcards):
+    """The base model folder a run's jobs read: model_folder, or for a QLoRA run the NF4 base
+    saved once per model (quantize_base)."""
+    name = run_model_name(wildcards.run)
+    if run_config(wildcards.run)["training"]["method"] == "qlora":
+        return nf4_folder(name)
+    return model_folder(name)
+
+
+def model_scope_base_input(which):
+    """The base model folder of a model-scope job (wildcard {model}): the NF4 base when the runs
+    it stands for train with QLoRA (their epoch 0 is scored on the base they train on)."""
+
+    def base(wildcards):
+        if base_quantization(run_config(base_run(which, wildcards))) == "nf4":
+            return nf4_folder(wildcards.model)
+        return model_folder(wildcards.model)
+
+    return base
+
+
+# model → the first QLoRA run (by name) on it: its resources serve quantize_base
+QLORA_RUN = {}
+for _run in RUNS:
+    if run_config(_run)["training"]["method"] == "qlora":
+        QLORA_RUN.setdefault(run_model_name(_run), _run)
+
+
+def quantize_resource(key):
+    return lambda wildcards: run_config(QLORA_RUN[wildcards.model])["resources"][key]
 
 
 def model_folder(name):

@@ -4,36 +4,12 @@
 # no weights; their figures come from parameter_figures.
 
 
-def parameter_settings(which):
-    return canonical(dict(config["analysis"]["parameters"][which]))
-
-
-def restore_epochs(run):
-    """The epochs whose checkpoint is restored (default: the run's last), within the run's epochs."""
-    epochs = run_config(run)["epochs"]
-    asked = parameter_settings("restore")["epochs"] or [epochs]
-    return sorted(e for e in asked if 1 <= e <= epochs)
-
-
-def parameter_targets(run):
-    """The run's parameter-analysis tables and figures in the default target."""
-    out = []
-    if parameter_settings("updates")["enabled"]:
-        out.append(f"results/{run}/analysis/param_updates.tsv")
-    if parameter_settings("restore")["enabled"] and restore_epochs(run):
-        out.append(f"results/{run}/analysis/restore.tsv")
-    if out:  # one figure job draws both (a disabled one as an empty panel)
-        out += [
-            f"results/{run}/figures/{stem}.{ext}"
-            for stem in ("param_updates", "restore")
-            for ext in FIGURE_FORMATS
-        ]
-    return out
+include: "parameters_common.smk"
 
 
 rule param_updates:
     input:
-        base=base_model_input,
+        base=run_base_input,
         checkpoints=lambda wildcards: run_checkpoints(wildcards.run),
     output:
         "results/{run}/analysis/param_updates.tsv",
@@ -59,7 +35,7 @@ rule restore_updates:
     input:
         facts="results/facts/facts.tsv",
         plan="results/{run}/train_plan.tsv",
-        base=base_model_input,
+        base=run_base_input,
         checkpoints=lambda wildcards: [
             f"results/{wildcards.run}/checkpoints/epoch_{e}"
             for e in restore_epochs(wildcards.run)
@@ -134,3 +110,65 @@ rule parameter_figures:
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/parameter_figures.py"
+
+
+rule gradient_trace:
+    input:
+        facts="results/facts/facts.tsv",
+        plan="results/{run}/train_plan.tsv",
+        base=run_base_input,
+        checkpoints=lambda wildcards: [
+            f"results/{wildcards.run}/checkpoints/epoch_{e}"
+            for e in trace_epochs(wildcards.run)
+            if e > 0
+        ],
+    output:
+        table="results/{run}/analysis/gradient_trace.tsv",
+        shared="results/{run}/analysis/gradient_shared.tsv",
+    log:
+        "logs/{run}/analysis/gradient_trace.log",
+    benchmark:
+        "benchmarks/{run}/gradient_trace.tsv"
+    conda:
+        "../../envs/model.yaml"
+    threads: run_resource("cpus")
+    resources:
+        gpu=run_resource("gpu"),
+        mem_mb=run_resource("mem_mb"),
+        runtime=run_resource("runtime"),
+    params:
+        model=model_params,
+        trace=parameter_settings("gradient_trace"),
+        epochs=lambda wildcards: trace_epochs(wildcards.run),
+        threads=run_setting("threads"),
+        prompt=prompt_params(),
+        ontology_names=ontology_names(),
+        prefixes=ontology_prefixes(),
+    script:
+        "../scripts/gradient_trace.py"
+
+
+# The experiment's runs' shared-parameter summaries stacked (run, model, seed, design in front)
+# and drawn side by side: mixed vs two_stage, the comparison of arXiv 2505.16178.
+rule experiment_gradient_trace:
+    input:
+        lambda wildcards: [
+            f"results/{r}/analysis/gradient_shared.tsv"
+            for r in traced_runs(wildcards.experiment)
+        ],
+    output:
+        table="results/experiments/{experiment}/gradient_shared.tsv",
+        figure=experiment_figure("gradient_shared", "../report/gradient_shared.rst"),
+    log:
+        "logs/experiments/{experiment}/experiment_gradient_trace.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        cells=lambda wildcards: [
+            c
+            for c in experiment_cells_params(wildcards)
+            if c["run"] in traced_runs(wildcards.experiment)
+        ],
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/experiment_gradient_trace.py"

@@ -129,3 +129,33 @@ def plot_update_heatmap(updates: pd.DataFrame, *, run: str = "", demo: bool = Fa
         ax.set_title(label, fontsize=10)
         fig.colorbar(im, ax=ax)
     return fig
+
+
+#: the shared-set measures drawn side by side per design (gradient_shared.tsv columns)
+SHARED_MEASURES = (("shared_share", "shared share of a format's top set"),
+                   ("top_units_share", "share in the top units (centralization)"),
+                   ("gini_layers", "Gini over layers"), ("mean_cosine", "mean cosine (statement, question)"))
+
+
+def plot_shared(table: pd.DataFrame, *, title: str = "", demo: bool = False):
+    """The gradient trace's size and centralization of the shared set per design (one point per
+    run and epoch, the seeds' mean as a bar): the comparison of arXiv 2505.16178 (mixed vs two_stage)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from factsurv.analysis.figures import COLORS, _titles
+
+    fig, axes = plt.subplots(1, len(SHARED_MEASURES), figsize=(3.6 * len(SHARED_MEASURES), 3.8), squeeze=False)
+    _titles(fig, "Shared parameters of statements and questions (gradient trace)", title, demo)
+    designs = list(dict.fromkeys(table["design"]))
+    for ax, (col, label) in zip(axes[0], SHARED_MEASURES):
+        for i, d in enumerate(designs):
+            g = table[table["design"] == d]
+            ax.bar(i, g[col].mean(), color=COLORS[i % len(COLORS)], alpha=0.35)
+            ax.scatter([i] * len(g), g[col], color=COLORS[i % len(COLORS)], zorder=3, s=18)
+        ax.set_xticks(range(len(designs)), designs)
+        ax.set_title(label, fontsize=10)
+        ax.grid(alpha=0.3, axis="y")
+    return fig

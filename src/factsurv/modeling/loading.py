@@ -156,16 +156,20 @@ def load_model(
         "attn_implementation": spec.get("attn_implementation", "sdpa"),
     }
     torch_dtype = resolve_dtype(dtype or spec.get("dtype", "auto"), device)
-    if quantize_4bit:
+    from factsurv.modeling.quantize import is_prequantized
+
+    prequantized = is_prequantized(spec["name_or_path"])  # False for a hub id
+    if quantize_4bit or prequantized:
         from transformers import BitsAndBytesConfig
 
         on_gpu = device.startswith("cuda")
         if on_gpu and not torch.cuda.is_available():
             raise ModelLoadError(f"device {device!r} asked for, but no CUDA GPU is visible")
-        kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=torch.bfloat16 if on_gpu else torch.float32,
-        )
+        if not prequantized:  # a folder saved by quantize_base holds its quantization config
+            kwargs["quantization_config"] = BitsAndBytesConfig(
+                load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                bnb_4bit_compute_dtype=torch.bfloat16 if on_gpu else torch.float32,
+            )
         kwargs["device_map"] = {"": 0 if device == "cuda" else device}
     elif device.startswith("cuda"):
         kwargs["device_map"] = {"": device}  # load straight onto the GPU, not through host memory
@@ -175,6 +179,12 @@ def load_model(
         raise ModelLoadError(f"cannot load model {spec['name_or_path']}: {exc}") from exc
     if "device_map" not in kwargs:
         model.to(device)
+    if prequantized:  # compute in the device's dtype, wherever the weights were quantized
+        from bitsandbytes.nn import Linear4bit
+
+        for module in model.modules():
+            if isinstance(module, Linear4bit):
+                module.compute_dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
     return model
 
 

@@ -46,6 +46,30 @@ log = logging.getLogger("factsurv")
 IGNORE = -100
 
 
+def encode_examples(tokenizer: Any, facts: pd.DataFrame, prompt: PromptSettings,
+                    keys: list[tuple[str, str, str]],
+                    cache: dict[tuple[str, str, str], tuple[list[int], list[int]]] | None = None,
+                    ) -> list[tuple[list[int], list[int]]]:
+    """(input_ids, labels) of training examples keyed (fact_id, format, text) as the plan's rows:
+    a question's prompt tokens masked with -100 and its answer + EOS kept; a statement's tokens all
+    kept. ``facts`` is indexed by fact_id; ``cache`` (filled here) spares re-encoding."""
+    cache = {} if cache is None else cache
+    todo = [k for k in dict.fromkeys(keys) if k not in cache]
+    questions = [k for k in todo if k[1] == QUESTION]
+    if questions:
+        rows = facts.loc[[f for f, _, _ in questions]]
+        for key, text, target in zip(questions, render_prompts(tokenizer, rows, prompt), rows["term_id"]):
+            _, lead = split_trailing_space(tokenizer, text, prompt)
+            p = encode_prompt(tokenizer, text, prompt)
+            t = encode_target(tokenizer, str(target), lead)
+            cache[key] = (p + t, [IGNORE] * len(p) + t)
+    for key in todo:
+        if key[1] != QUESTION:
+            ids = encode_statement(tokenizer, key[2])
+            cache[key] = (ids, list(ids))
+    return [cache[k] for k in keys]
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     """The run's ``training:`` block, its ``threads`` and seed (what ``train_epoch`` receives through
@@ -90,7 +114,7 @@ class TrainSettings:
         return d
 
 
-__all__ = ["EpochRecipe", "TrainSettings", "autocast_enabled", "epoch_order", "linear_schedule", "train_epoch", "train_epochs"]
+__all__ = ["EpochRecipe", "TrainSettings", "autocast_enabled", "encode_examples", "epoch_order", "linear_schedule", "train_epoch", "train_epochs"]
 
 
 def autocast_enabled(device: str, method: str) -> bool:
@@ -216,22 +240,8 @@ class EpochRecipe:
         if rows.empty:
             raise InputError(f"the training plan has no example for epoch {epoch} (it spans epochs "
                              f"{int(self.plan['epoch'].min())}..{int(self.plan['epoch'].max())})")
-        todo = [(f, fmt, text) for f, fmt, text in zip(rows["fact_id"], rows["format"], rows["text"])
-                if (f, fmt, text) not in self._encoded]
-        questions = [k for k in dict.fromkeys(todo) if k[1] == QUESTION]
-        if questions:
-            facts = self.facts.loc[[f for f, _, _ in questions]]
-            for key, prompt, target in zip(questions, render_prompts(self.tokenizer, facts, self.prompt),
-                                           facts["term_id"]):
-                _, lead = split_trailing_space(self.tokenizer, prompt, self.prompt)
-                p = encode_prompt(self.tokenizer, prompt, self.prompt)
-                t = encode_target(self.tokenizer, str(target), lead)
-                self._encoded[key] = (p + t, [IGNORE] * len(p) + t)
-        for key in dict.fromkeys(todo):
-            if key[1] != QUESTION:
-                ids = encode_statement(self.tokenizer, key[2])
-                self._encoded[key] = (ids, list(ids))
-        return [self._encoded[k] for k in zip(rows["fact_id"], rows["format"], rows["text"])]
+        keys = list(zip(rows["fact_id"], rows["format"], rows["text"]))
+        return encode_examples(self.tokenizer, self.facts, self.prompt, keys, cache=self._encoded)
 
     def _collate(self, batch: list[tuple[list[int], list[int]]]) -> dict[str, Any]:
         import torch
