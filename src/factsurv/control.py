@@ -1,4 +1,4 @@
-"""Out-of-domain control items (issue 13; seed 003, arXiv 2601.03858): a general skill whose retention
+"""Out-of-domain control items (arXiv 2601.03858): a general skill whose retention
 is measured beside the facts after every epoch.
 
 Arithmetic items are single-operation questions ``What is 17 + 25?`` with an integer answer, drawn from

@@ -8,13 +8,13 @@ trains on its epoch's rows in ``position`` order and knows nothing of designs.
 
 The design (``runs.<run>.design``, defaults in the schema) combines:
 
-- **strategy** (seed 001): ``qa`` (one question per trained fact per epoch), ``mixed`` (questions
+- **strategy** (arXiv 2505.16178): ``qa`` (one question per trained fact per epoch), ``mixed`` (questions
   and statements every epoch), ``two_stage`` (statements for ``stage_epochs`` epochs, then
   questions); ``statement_only_share`` of the trained facts are only ever shown as statements
   (per-run split ``statement_only``) and evaluated as questions;
-- **exposure** (seed 002): ``uniform`` or ``power_law`` (repeats per epoch ∝ rank^−α);
+- **exposure** (arXiv 2503.21676): ``uniform`` or ``power_law`` (repeats per epoch ∝ rank^−α);
 - **curriculum**: ``warmup`` trains a share of the facts alone for the first epochs;
-- **selection** (seed 004): train only candidates (``split == train`` in facts.tsv) of some baseline
+- **selection** (arXiv 2509.16596): train only candidates (``split == train`` in facts.tsv) of some baseline
   mastery levels and/or ``n`` of them; the others are withheld (per-run split ``heldout``).
 
 Every random choice is keyed by (seed, purpose, fact_id), so a fact's fate does not depend on the

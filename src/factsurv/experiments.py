@@ -1,4 +1,4 @@
-"""Experiments: a grid in the config that expands into ordinary runs (issue 12).
+"""Experiments: a grid in the config that expands into ordinary runs.
 
 ``experiments.<name>: {models: [...], seeds: [...], designs: {<design>: {...}}, base: {...}}`` gives
 one run per model x design x seed. A run's settings are ``base`` with the design's mapping merged in

@@ -145,7 +145,7 @@ CONTROL_FIELDS = {
 
 def control_errors(config: dict[str, Any]) -> list[str]:
     """The control probe's templates (placeholders) and its multiple-choice file (read whole: errors
-    name the file and line), before any job (issue 13)."""
+    name the file and line), before any job."""
     from factsurv import control
 
     block = config.get("control") or {}

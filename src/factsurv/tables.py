@@ -6,7 +6,7 @@ included, and how many tokens that covers).
 
 ``control/items.tsv`` (one row per out-of-domain item, shared by all runs) and
 ``{run}/control/epoch_{e}.tsv`` (one row per item): the greedy answer to each control item after
-epoch *e* and whether it is right (issue 13; :mod:`factsurv.control`).
+epoch *e* and whether it is right (:mod:`factsurv.control`).
 
 ``probe/baseline.tsv`` (one row per fact): the greedy answer *of eval epoch 0* (the one greedy pass
 that defines "known at baseline"), K sampled answers, and the mastery derived from both.
@@ -155,7 +155,7 @@ QVALUE_COLUMNS = ("kind", "model", "covariate", "hr", "p", "q", "n_tests")
 #: summary.tsv
 SUMMARY_COLUMNS = ("metric", "group", "value", "lower_95", "upper_95", "p", "note", "q", "ph_p", "flag")
 
-# Experiments (issue 12): results/experiments/{experiment}/.
+# Experiments: results/experiments/{experiment}/.
 #: the grid columns in front of every stacked table (trajectories.tsv, events_{kind}.tsv)
 RUN_COLUMNS = ("run", "model", "seed", "design")
 

@@ -1,4 +1,4 @@
-# The out-of-domain control probe (issue 13): after every epoch (0: the base model), greedy answers
+# The out-of-domain control probe: after every epoch (0: the base model), greedy answers
 # to general items that the facts do not train (arithmetic; multiple choice from a local file),
 # their accuracy per epoch and a figure (drawn by rule figures, analysis.smk). config `control:`;
 # control.enabled: false drops it all. Epoch 0 (the untouched model) is probed once per model at

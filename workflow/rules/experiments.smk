@@ -1,4 +1,4 @@
-# The joint analysis of each experiment (issue 12): results/experiments/{experiment}/ stacks its
+# The joint analysis of each experiment: results/experiments/{experiment}/ stacks its
 # runs' trajectories and events (columns run, model, seed, design in front), fits Cox models with
 # the grid factors as covariates and cluster-robust SEs by fact, and draws the per-condition curves,
 # the HR(latent) forest and degradation seen vs unseen per design. Each run's own analysis stays.
@@ -93,7 +93,7 @@ rule figure_experiment:
         "../scripts/figure_experiment.py"
 
 
-# The paper side by side (issue 12), per run: the paper's headline numbers next to this run's
+# The paper side by side, per run: the paper's headline numbers next to this run's
 # summary, with whether the direction agrees (factsurv.analysis.paper).
 rule paper_comparison:
     input:

@@ -1,4 +1,4 @@
-"""Out-of-domain accuracy per epoch from the control tables (issue 13): ``analysis/control.tsv``.
+"""Out-of-domain accuracy per epoch from the control tables: ``analysis/control.tsv``.
 
 One row per item kind (arithmetic, multiple_choice) and epoch: items, items right, the accuracy
 with its Wilson 95% interval, and the chance level of guessing (:func:`factsurv.control.chance_level`).

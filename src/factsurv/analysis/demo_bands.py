@@ -27,7 +27,7 @@ BANDS: dict[str, tuple[float, float]] = {
     "hr_latent_hpo_lower_95": (1.0, math.inf),
     "generalization_events": (10, math.inf),
     "degradation_events": (10, math.inf),
-    # issue 13: the demo corpus states 1500 sums "What is a + b?" (operands 0-19, answers 0-38:
+    # the demo corpus states 1500 sums "What is a + b?" (operands 0-19, answers 0-38:
     # chance about 1/37 on the 200 control items); the pretrained demo models of seeds 0 and 2
     # answer 0.435 of them right at epoch 0 (measured 2026-12-01, threads 1)
     "control_accuracy_epoch_0": (0.2, 1.0),
@@ -85,7 +85,7 @@ def run_metrics(results: str | Path, run: str) -> dict[str, Any]:
 
 
 def _control_accuracy(folder: Path) -> dict[str, Any]:
-    """Arithmetic accuracy of the control probe (issue 13) at epoch 0 (the base model: the demo
+    """Arithmetic accuracy of the control probe at epoch 0 (the base model: the demo
     corpus states such sums), at the last epoch and per epoch; nothing when the run has no control
     tables (control.enabled: false)."""
     tables = sorted(folder.glob("epoch_*.tsv"), key=lambda p: int(p.stem.split("_")[1]))

@@ -14,7 +14,7 @@ the penalizer is not used). For covariates whose Cox
 proportional-hazards test is flagged, a further model lets their effect vary with time:
 covariate × log(epoch) (``log_time``) or one effect per epoch band (``bands``).
 
-Exposure as a time-varying covariate (issue 11): where the run's design makes the number of examples
+Exposure as a time-varying covariate: where the run's design makes the number of examples
 a fact has had vary between facts from epoch to epoch (power-law exposure, a warm-up curriculum),
 the univariable and multivariable models are refitted with ``exposures_so_far`` (examples of the
 fact in epochs 1..e, :data:`factsurv.tables.EXPOSURE_SO_FAR`, entered as log(1 + count)) on each

@@ -11,7 +11,7 @@ For every split and epoch e ≥ 1, with ``correct[f, e]`` the greedy correctness
 so that ``correct = new + retained + relearned``. Epoch 0 has only ``correct``. ``best_epoch`` (per
 split) is the first epoch with the most facts right.
 
-**Confident errors** (seed 002, arXiv 2503.21676: hallucinations appear together with knowledge): a
+**Confident errors** (arXiv 2503.21676: hallucinations appear together with knowledge): a
 wrong greedy answer whose mean token probability, ``exp(answer_logprob / answer_tokens)``, is at
 least ``threshold``; their share of the split's facts per epoch. Eval tables without confidence
 columns leave it NA.

@@ -267,7 +267,7 @@ CONTROL_TITLES = {"arithmetic": "arithmetic", "multiple_choice": "multiple choic
 
 def plot_control(accuracy: pd.DataFrame, *, run: str = "", demo: bool = False) -> plt.Figure:
     """Out-of-domain (control) accuracy per epoch and item kind with Wilson 95% bands, chance dotted
-    (analysis/control.tsv; issue 13: do general skills survive fine-tuning on facts?)."""
+    (analysis/control.tsv; do general skills survive fine-tuning on facts?)."""
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     _titles(fig, "Out-of-domain accuracy per epoch", run, demo)
     if accuracy.empty:

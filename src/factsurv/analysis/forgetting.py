@@ -1,4 +1,4 @@
-"""The recurrent / multi-state view (issue 13; arXiv 2601.03858: acquired facts are rarely kept):
+"""The recurrent / multi-state view (arXiv 2601.03858: acquired facts are rarely kept):
 wrong → acquired → forgotten → relearned …, as time to the first forgetting after acquisition.
 
 For the facts of an event kind that are wrong at epoch 0 (acquisition: the trained facts;

@@ -1,4 +1,4 @@
-"""The joint analysis of an experiment's runs (issue 12): ``results/experiments/{experiment}/``.
+"""The joint analysis of an experiment's runs: ``results/experiments/{experiment}/``.
 
 - :func:`stack` puts the runs' tables (trajectories, events) under each other with the grid columns
   ``run, model, seed, design`` in front.

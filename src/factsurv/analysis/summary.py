@@ -248,7 +248,7 @@ def summary_table(
 def retention_rows(epoch_sets: pd.DataFrame | None = None, control: pd.DataFrame | None = None,
                    forgetting: pd.DataFrame | None = None,
                    forgetting_curves: pd.DataFrame | None = None) -> list[dict[str, Any]]:
-    """One summary row (or a few) per figure of issue 13: training loss vs trained recall; facts
+    """One summary row (or a few) per figure of the control and forgetting analyses: training loss vs trained recall; facts
     forgotten and relearned; confident errors (withheld facts); out-of-domain accuracy; time to the
     first forgetting after acquisition under each stable_epochs m."""
     rows: list[dict[str, Any]] = []

@@ -1,4 +1,4 @@
-"""The control probe after every epoch: ``results/{run}/control/epoch_{e}.tsv`` (issue 13).
+"""The control probe after every epoch: ``results/{run}/control/epoch_{e}.tsv``.
 
 Every out-of-domain item of ``results/control/items.tsv`` (:mod:`factsurv.control`) is asked in the
 facts' prompt format (the chat template, or the plain ``Question: …\\nAnswer: `` that the demo
