@@ -9,6 +9,8 @@ model, 12 epochs; `snakemake --cores 2 --configfile config/designs.yaml`). On it
 - ``restore``: greedy recall of trained and withheld facts after restoring 0, 1, 5, 20, 60 % of
   the qa run's updates (top, and random as the contrast), arXiv 2509.16596's rule;
 - ``updates``: where the qa run's updates are (the largest relative updates by module);
+- ``attention``: the qa run's attention on the term's label per epoch and layer, beside its answer
+  loss and plateau (arXiv 2503.21676's mechanism);
 - ``trace``: the shared parameters of statements and questions for mixed vs two_stage (epoch 0
   and the final epoch), arXiv 2505.16178's comparison in our reconstruction.
 
@@ -98,6 +100,25 @@ def designs(wd: Path, threads: int) -> dict[str, Any]:
     out["updates"] = {"relative_update_by_module": {k: round(float(v), 5) for k, v in by_module.items()},
                       "largest": layers.sort_values("relative_update", ascending=False)
                       .head(5)[["parameter", "relative_update", "share_50", "share_90"]].round(5).to_dict("records")}
+
+    # where attention goes (the qa run, every epoch, 50 trained facts as the rule's default)
+    from factsurv.io import read_tsv
+    from factsurv.modeling.attention import answer_loss, attention_table, chosen_facts
+
+    trained = facts[facts["fact_id"].map(split_of).eq("train")].reset_index(drop=True)
+    t0 = time.time()
+    checkpoints = {e: (None if e == 0 else str(wd / f"results/qa/checkpoints/epoch_{e}")) for e in range(epoch + 1)}
+    att = attention_table(spec, checkpoints, trained, prompt, max_facts=50, seed=0, threads=threads)
+    ids = chosen_facts(list(trained["fact_id"]), 50, 0)
+    evals = {e: read_tsv(wd / f"results/qa/eval/epoch_{e}.tsv", dtype={"fact_id": str}) for e in range(epoch + 1)}
+    loss, plateau = answer_loss(evals, ids)
+    by = att.groupby(["epoch", "layer"])["mass"].mean().unstack("layer")
+    out["attention"] = {"seconds": round(time.time() - t0, 1), "facts": int(att["n_facts"].iloc[0]),
+                        "label_share": round(float(att["label_share"].iloc[0]), 4),
+                        "mass_by_epoch_and_layer": {int(e): {f"layer_{int(k)}": round(float(v), 4) for k, v in r.items()}
+                                                    for e, r in by.iterrows()},
+                        "answer_loss": {int(r.epoch): round(float(r.answer_loss), 4) for r in loss.itertuples()},
+                        "plateau_epoch": plateau}
 
     # shared parameters: mixed vs two_stage
     trace: dict[str, Any] = {}

@@ -40,7 +40,7 @@ MODEL = {"eval_base_model", "probe_baseline", "run_baseline_tables", "train_epoc
 #: one job draws every figure of a run (the control figure too): any analysis change re-draws them
 FIGURES = {"figures"}
 #: the parameter-level analyses (analysis.parameters) of the run's checkpoints, and their figures
-PARAMS = {"param_updates", "restore_updates", "parameter_figures"}
+PARAMS = {"param_updates", "restore_updates", "parameter_figures", "attention_mass"}
 #: the control probe's analysis reads the control tables only (not the facts' evals or the probe)
 CONTROL = {"control_accuracy"}
 #: one job per run and step for all three event kinds (events, cox with the q-values, discrete_time, km)
@@ -91,7 +91,7 @@ CHANGES = [
     ("analysis: the Cox covariates", {"analysis__cox__covariates": ["latent", "annotation_count", "depth"]},
      {"cox", "discrete_time", "summary", "paper_comparison"} | FIGURES),
     ("figures: dpi", {"figures__dpi": 120},
-     FIGURES | {"parameter_figures"}),
+     FIGURES | {"parameter_figures", "attention_mass"}),
     ("parameters: restore ratios", {"analysis__parameters__restore__ratios": [0, 10]},
      {"restore_updates", "parameter_figures"}),
 ]

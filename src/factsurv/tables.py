@@ -214,3 +214,8 @@ GRADIENT_SHARED_COLUMNS = (
     "shared_share", "jaccard", "expected_shared", "top_units", "n_units", "top_units_share", "gini_layers",
     "gini_heads", "mean_cosine",
 )
+#: attention.tsv: per epoch, layer and head, the attention the answer-predicting positions give to the
+#: term's label tokens (mass), what an even spread would give (label_share), over n_facts facts
+ATTENTION_COLUMNS = ("epoch", "layer", "head", "mass", "label_share", "n_facts")
+#: answer_loss.tsv: per epoch the mean answer loss per token of the same facts, and the plateau epoch
+ANSWER_LOSS_COLUMNS = ("epoch", "answer_loss", "n_facts", "plateau_epoch")

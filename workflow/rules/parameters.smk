@@ -172,3 +172,53 @@ rule experiment_gradient_trace:
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/experiment_gradient_trace.py"
+
+
+rule attention_mass:
+    input:
+        facts="results/facts/facts.tsv",
+        plan="results/{run}/train_plan.tsv",
+        base=run_base_input,
+        checkpoints=lambda wildcards: [
+            f"results/{wildcards.run}/checkpoints/epoch_{e}"
+            for e in attention_epochs(wildcards.run)
+            if e > 0
+        ],
+        evals=lambda wildcards: [
+            f"results/{wildcards.run}/eval/epoch_{e}.tsv"
+            for e in attention_epochs(wildcards.run)
+        ],
+    output:
+        attention="results/{run}/analysis/attention.tsv",
+        loss="results/{run}/analysis/answer_loss.tsv",
+        figure=report_figures(
+            "results/{run}/figures",
+            {"run": "{run}"},
+            "attention",
+            "../report/attention.rst",
+            "Parameters",
+            "attention",
+        ),
+    log:
+        "logs/{run}/analysis/attention_mass.log",
+    benchmark:
+        "benchmarks/{run}/attention_mass.tsv"
+    conda:
+        "../../envs/model.yaml"
+    threads: run_resource("cpus")
+    resources:
+        gpu=run_resource("gpu"),
+        mem_mb=run_resource("mem_mb"),
+        runtime=run_resource("runtime"),
+    params:
+        model=model_params,
+        attention=parameter_settings("attention"),
+        epochs=lambda wildcards: attention_epochs(wildcards.run),
+        threads=run_setting("threads"),
+        prompt=prompt_params(),
+        ontology_names=ontology_names(),
+        prefixes=ontology_prefixes(),
+        demo=is_demo_run,
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/attention_mass.py"

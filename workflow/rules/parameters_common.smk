@@ -44,6 +44,9 @@ def parameter_targets(run):
         ]
     if trace_epochs(run):
         out.append(f"results/{run}/analysis/gradient_shared.tsv")
+    if attention_epochs(run):
+        out.append(f"results/{run}/analysis/attention.tsv")
+        out += [f"results/{run}/figures/attention.{ext}" for ext in FIGURE_FORMATS]
     return out
 
 
@@ -60,3 +63,13 @@ def experiment_parameter_targets(experiment):
         f"results/experiments/{experiment}/figures/gradient_shared.{ext}"
         for ext in FIGURE_FORMATS
     ]
+
+
+def attention_epochs(run):
+    """The epochs the attention analysis reads (none when it is off)."""
+    settings = parameter_settings("attention")
+    if not settings["enabled"]:
+        return []
+    epochs = run_config(run)["epochs"]
+    asked = settings["epochs"] if settings["epochs"] is not None else range(epochs + 1)
+    return sorted(e for e in asked if 0 <= e <= epochs)

@@ -159,3 +159,43 @@ def plot_shared(table: pd.DataFrame, *, title: str = "", demo: bool = False):
         ax.set_title(label, fontsize=10)
         ax.grid(alpha=0.3, axis="y")
     return fig
+
+
+def plot_attention(table: pd.DataFrame, loss: pd.DataFrame, plateau: Any, *, run: str = "", demo: bool = False):
+    """Left: attention of the answer on the term's label per epoch, one line per layer (mean over
+    heads; the band: the heads' range), the even-spread level dashed. Right: the answer loss per
+    epoch with its plateau."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from factsurv.analysis.figures import COLORS, _empty, _titles
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10.4, 4.2))
+    _titles(fig, "Attention of the answer on the term's label, and the answer loss", run, demo)
+    if table.empty:
+        _empty(ax, "no facts with label tokens")
+    else:
+        for i, (layer, g) in enumerate(table.groupby("layer")):
+            by = g.groupby("epoch")["mass"]
+            c = COLORS[i % len(COLORS)]
+            ax.plot(by.mean().index, by.mean().values, marker="o", color=c, label=f"layer {layer}")
+            ax.fill_between(by.mean().index, by.min().values, by.max().values, color=c, alpha=0.12)
+        share = table.groupby("epoch")["label_share"].first()
+        ax.plot(share.index, share.values, ls="--", color="grey", label="even spread")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("attention on the label's tokens")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    if loss.empty:
+        _empty(bx, "no eval tables")
+    else:
+        bx.plot(loss["epoch"], loss["answer_loss"], marker="o", color=COLORS[0])
+        if plateau is not None and not (isinstance(plateau, float) and np.isnan(plateau)):
+            bx.axvline(float(plateau), ls=":", color="grey", label=f"plateau from epoch {int(plateau)}")
+            bx.legend(fontsize=8)
+        bx.set_xlabel("epoch")
+        bx.set_ylabel("answer loss per token (trained facts)")
+        bx.grid(alpha=0.3)
+    return fig

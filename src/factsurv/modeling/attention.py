@@ -1,0 +1,142 @@
+"""Where attention goes while the model answers: per epoch, layer and head, the share of attention
+that the answer positions give to the term's label tokens in the prompt (the mechanism arXiv
+2503.21676 describes: as knowledge is acquired, attention to the subject's tokens builds up), beside
+the answer loss per epoch and its plateau.
+
+For each fact (at most ``max_facts`` trained facts of the run, chosen by (seed, fact_id)) the
+prompt and its answer are fed once, teacher-forced, with eager attention; the query positions are
+those that predict the answer's tokens (the last prompt position to the one before the last answer
+token), the keys are the label's tokens in the prompt, found by character offsets of the rendered
+prompt. ``mass`` is the attention those queries put on the label's keys, averaged over the queries
+and the facts; ``label_share`` is the label's share of the prompt's tokens, what attention spread
+evenly would give. The answer loss of an epoch is the mean of −log p(answer) per answer token of
+the same facts, read from the epoch's eval table; its plateau is the first epoch from which it
+stays within ``plateau_tolerance`` of its final value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from factsurv.io import InputError
+
+log = logging.getLogger("factsurv")
+
+
+def _key(seed: int, fact_id: str) -> str:
+    return hashlib.sha256(f"{seed}|attention|{fact_id}".encode()).hexdigest()
+
+
+def chosen_facts(fact_ids: list[str], max_facts: int | None, seed: int) -> list[str]:
+    """At most ``max_facts`` of ``fact_ids``, chosen by (seed, fact_id), in that order."""
+    ids = sorted(set(fact_ids), key=lambda f: _key(seed, f))
+    return ids[: int(max_facts)] if max_facts else ids
+
+
+def label_positions(tokenizer: Any, text: str, label: str, ids: list[int]) -> list[int]:
+    """Token positions of ``label`` (its last occurrence) in the prompt ``text`` whose ids are
+    ``ids``: the tokens whose characters overlap the label's. Empty when the offsets do not
+    reproduce ``ids`` (a slow tokenizer, or special tokens the text does not show)."""
+    start = text.rfind(label)
+    if start < 0:
+        return []
+    end = start + len(label)
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    got, offsets = list(enc["input_ids"]), enc["offset_mapping"]
+    shift = len(ids) - len(got)  # special tokens the encoding adds in front (BOS)
+    if shift < 0 or ids[shift:] != got:
+        return []
+    return [shift + i for i, (a, b) in enumerate(offsets) if a < end and b > start and b > a]
+
+
+def attention_rows(model: Any, tokenizer: Any, facts: pd.DataFrame, prompt: Any, *, epoch: int,
+                   device: str) -> tuple[list[dict[str, Any]], int]:
+    """(per layer and head: mass and label share averaged over the facts; facts used)."""
+    import torch
+
+    from factsurv.prompts import encode_prompt, encode_target, render_prompts, split_trailing_space
+
+    texts = render_prompts(tokenizer, facts, prompt)
+    sums: np.ndarray | None = None
+    share_sum = 0.0
+    used = 0
+    with torch.inference_mode():
+        for text, label, target in zip(texts, facts["label"], facts["term_id"]):
+            _, lead = split_trailing_space(tokenizer, text, prompt)
+            p = encode_prompt(tokenizer, text, prompt)
+            t = encode_target(tokenizer, str(target), lead)
+            keys = label_positions(tokenizer, split_trailing_space(tokenizer, text, prompt)[0], str(label), p)
+            if not keys or not t:
+                continue
+            ids = torch.tensor([p + t], device=device)
+            out = model(input_ids=ids, output_attentions=True)
+            queries = list(range(len(p) - 1, len(p) + len(t) - 1))
+            # (layers, heads): attention of the answer-predicting queries on the label's keys
+            mass = torch.stack([a[0][:, queries][:, :, keys].sum(-1).mean(-1) for a in out.attentions])
+            sums = mass.float().cpu().numpy() if sums is None else sums + mass.float().cpu().numpy()
+            share_sum += len(keys) / len(p)
+            used += 1
+    if sums is None:
+        return [], 0
+    means = sums / used
+    rows = [{"epoch": int(epoch), "layer": layer, "head": head, "mass": float(means[layer, head]),
+             "label_share": share_sum / used, "n_facts": used}
+            for layer in range(means.shape[0]) for head in range(means.shape[1])]
+    return rows, used
+
+
+def attention_table(spec: dict[str, Any], checkpoints: dict[int, str | os.PathLike[str] | None],
+                    facts: pd.DataFrame, prompt: Any, *, max_facts: int | None = 100, seed: int = 0,
+                    threads: int = 0, device: str | None = None) -> pd.DataFrame:
+    """The attention table over the epochs of ``checkpoints`` (epoch → checkpoint folder, None for
+    the base model) on ``facts`` (the run's trained facts)."""
+    from factsurv.modeling import loading
+    from factsurv.modeling.evaluate import load_trained
+    from factsurv.tables import ATTENTION_COLUMNS
+
+    loading.set_threads(threads)
+    device = loading.select_device(device)
+    spec = {**spec, "attn_implementation": "eager"}  # attention weights need the eager kernels
+    ids = chosen_facts(list(facts["fact_id"]), max_facts, seed)
+    if not ids:
+        raise InputError("the attention analysis has no trained fact to read")
+    sub = facts.set_index("fact_id", drop=False).loc[ids].reset_index(drop=True)
+    rows = []
+    for epoch, folder in sorted(checkpoints.items()):
+        model, tokenizer, _ = load_trained(spec, folder, device=device, epoch=epoch if folder else None)
+        r, used = attention_rows(model, tokenizer, sub, prompt, epoch=epoch, device=device)
+        if used < len(sub):
+            log.warning("epoch %d: %d of %d facts have no label tokens found in their prompt; left out",
+                        epoch, len(sub) - used, len(sub))
+        rows += r
+        del model
+    return pd.DataFrame(rows, columns=list(ATTENTION_COLUMNS))
+
+
+def answer_loss(evals: dict[int, pd.DataFrame], fact_ids: list[str], *, tolerance: float = 0.05,
+                ) -> tuple[pd.DataFrame, int | None]:
+    """(per epoch: the mean answer loss −log p(answer) per answer token over ``fact_ids``; the
+    plateau epoch: the first from which the loss stays within ``tolerance`` (relative) of the last
+    epoch's)."""
+    rows = []
+    for epoch, table in sorted(evals.items()):
+        t = table[table["fact_id"].isin(fact_ids)]
+        loss = (-t["answer_logprob"] / t["answer_tokens"].clip(lower=1)).mean()
+        rows.append({"epoch": int(epoch), "answer_loss": float(loss), "n_facts": int(len(t))})
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out, None
+    final = out["answer_loss"].iloc[-1]
+    inside = (out["answer_loss"] - final).abs() <= tolerance * max(abs(final), 1e-12)
+    plateau = None
+    for i in range(len(out)):
+        if inside.iloc[i:].all():
+            plateau = int(out["epoch"].iloc[i])
+            break
+    return out, plateau
