@@ -81,7 +81,7 @@ CHANGES = [
     ("training: lr", {f"runs__{RUN}__training__lr": 0.002},
      {"train_epoch", "eval_epoch", "control_epoch"} | ANALYSIS),
     ("design: strategy", {f"runs__{RUN}__design__strategy": "mixed"},
-     PLAN | {"train_epoch", "eval_epoch", "control_epoch"} | ANALYSIS),
+     PLAN | {"train_epoch", "eval_epoch", "control_epoch", "gradient_trace"} | ANALYSIS),  # mixed: statements too
     ("probe: k", {f"runs__{RUN}__probe__k": 5},
      {"probe_baseline", "run_baseline_tables"} | ANALYSIS - CONTROL - PARAMS),
     ("control: items", {"control__arithmetic__items": 50},
@@ -154,7 +154,9 @@ def test_touching_files_reruns_nothing_but_a_real_change_does(finished, tmp_path
     table = wd / f"results/{RUN}/eval/epoch_1.tsv"
     table.write_text(table.read_text() + "\n")
     _touch([table])
-    assert set(plan(wd)) == ANALYSIS - CONTROL  # the control tables are untouched
+    # the control tables are untouched; the restore reads only the last epoch's eval table and the
+    # update table none; the attention analysis reads every epoch's (its answer loss)
+    assert set(plan(wd)) == ANALYSIS - CONTROL - {"param_updates", "restore_updates", "parameter_figures"}
 
 
 def test_reversed_keys_and_integral_floats_plan_nothing(finished):

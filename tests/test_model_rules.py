@@ -1,6 +1,6 @@
 """The model stage as Snakemake runs it: probe → epochs → evals on the tiny config, and re-planning.
 
-One real run of the tiny config (module fixture), then dry-runs of changed configs:
+The session's one finished run of the tiny config (shared), then dry-runs of changed configs:
 - a new learning rate re-plans training, the evals of epochs ≥ 1 and the analysis, nothing upstream;
 - raising `epochs` 3 → 5 plans only epochs 4–5, their evals and the analysis;
 - an eval setting re-plans only the evals and the analysis.
@@ -33,10 +33,10 @@ UPSTREAM = {"get_ontology", "get_annotations", "parse_terms", "annotation_counts
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    wd = make_workdir(tmp_path_factory.mktemp("model_rules") / "wf")
-    run_snakemake(wd, "--configfile", TINY, timeout=1200)
-    return wd
+def tiny_run(finished_tiny_run):
+    """The session's finished tiny run (tests/conftest.py: made once, through Slurm); these tests
+    read it and dry-run in it."""
+    return finished_tiny_run.workdir
 
 
 @pytest.mark.slow
