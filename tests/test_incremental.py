@@ -83,7 +83,8 @@ CHANGES = [
     ("design: strategy", {f"runs__{RUN}__design__strategy": "mixed"},
      PLAN | {"train_epoch", "eval_epoch", "control_epoch", "gradient_trace"} | ANALYSIS),  # mixed: statements too
     ("probe: k", {f"runs__{RUN}__probe__k": 5},
-     {"probe_baseline", "run_baseline_tables"} | ANALYSIS - CONTROL - PARAMS),
+     # run_baseline_tables re-copies eval epoch 0, which the attention analysis reads (its answer loss)
+     {"probe_baseline", "run_baseline_tables"} | ANALYSIS - CONTROL - (PARAMS - {"attention_mass"})),
     ("control: items", {"control__arithmetic__items": 50},
      {"control_items", "control_epoch", "summary", "paper_comparison"} | BASE_CONTROL | CONTROL | FIGURES),
     ("control: max_new_tokens", {"control__max_new_tokens": 6},
