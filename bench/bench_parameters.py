@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from bench_real_model import git_state, machine  # noqa: E402
 
-PARAM_RULES = ("param_updates", "restore_updates", "gradient_trace", "parameter_figures")
+PARAM_RULES = ("param_updates", "restore_updates", "gradient_trace", "attention_mass", "parameter_figures")
 
 
 def settings(wd: Path, config: str):
