@@ -102,16 +102,13 @@ def designs(wd: Path, threads: int) -> dict[str, Any]:
                       .head(5)[["parameter", "relative_update", "share_50", "share_90"]].round(5).to_dict("records")}
 
     # where attention goes (the qa run, every epoch, 50 trained facts as the rule's default)
-    from factsurv.io import read_tsv
-    from factsurv.modeling.attention import answer_loss, attention_table, chosen_facts
+    from factsurv.modeling.attention import attention_table, plateau_epoch
 
     trained = facts[facts["fact_id"].map(split_of).eq("train")].reset_index(drop=True)
     t0 = time.time()
     checkpoints = {e: (None if e == 0 else str(wd / f"results/qa/checkpoints/epoch_{e}")) for e in range(epoch + 1)}
-    att = attention_table(spec, checkpoints, trained, prompt, max_facts=50, seed=0, threads=threads)
-    ids = chosen_facts(list(trained["fact_id"]), 50, 0)
-    evals = {e: read_tsv(wd / f"results/qa/eval/epoch_{e}.tsv", dtype={"fact_id": str}) for e in range(epoch + 1)}
-    loss, plateau = answer_loss(evals, ids)
+    att, loss = attention_table(spec, checkpoints, trained, prompt, max_facts=50, seed=0, threads=threads)
+    plateau = plateau_epoch(loss)
     by = att.groupby(["epoch", "layer"])["mass"].mean().unstack("layer")
     out["attention"] = {"seconds": round(time.time() - t0, 1), "facts": int(att["n_facts"].iloc[0]),
                         "label_share": round(float(att["label_share"].iloc[0]), 4),

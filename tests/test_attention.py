@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from factsurv.modeling import loading
-from factsurv.modeling.attention import answer_loss, attention_rows, chosen_facts, label_positions
+from factsurv.modeling.attention import attention_rows, chosen_facts, label_positions, plateau_epoch
 from factsurv.modeling.facts import read_facts
 from factsurv.modeling.tiny import build_tiny_model, synthetic_facts
 from factsurv.io import write_tsv
@@ -35,7 +35,7 @@ def test_the_label_tokens_are_found_and_the_mass_is_their_attention(tiny):
     ids = encode_prompt(tok, text, PROMPT)
     keys = label_positions(tok, split_trailing_space(tok, text, PROMPT)[0], row["label"][0], ids)
     assert keys and row["label"][0].replace(" ", "") in tok.decode([ids[k] for k in keys]).replace(" ", "")
-    rows, used = attention_rows(model, tok, row, PROMPT, epoch=0, device="cpu")
+    rows, used, loss = attention_rows(model, tok, row, PROMPT, epoch=0, device="cpu")
     assert used == 1 and {r["layer"] for r in rows} == set(range(model.config.num_hidden_layers))
     assert all(0.0 <= r["mass"] <= 1.0 for r in rows)
     assert rows[0]["label_share"] == pytest.approx(len(keys) / len(ids))
@@ -44,10 +44,13 @@ def test_the_label_tokens_are_found_and_the_mass_is_their_attention(tiny):
 
     t = encode_target(tok, row["term_id"][0], split_trailing_space(tok, text, PROMPT)[1])
     with torch.no_grad():
-        att = model(input_ids=torch.tensor([ids + t]), output_attentions=True).attentions[0][0, 0]
+        out = model(input_ids=torch.tensor([ids + t]), labels=torch.tensor([[-100] * len(ids) + t]),
+                    output_attentions=True)
+    att = out.attentions[0][0, 0]
     queries = range(len(ids) - 1, len(ids) + len(t) - 1)
     expected = sum(float(att[q, keys].sum()) for q in queries) / len(queries)
     assert rows[0]["mass"] == pytest.approx(expected, rel=1e-5)
+    assert loss == pytest.approx(float(out.loss), rel=1e-4)  # the correct answer's loss, as training has it
 
 
 def test_chosen_facts_are_keyed_not_ordered():
@@ -55,9 +58,7 @@ def test_chosen_facts_are_keyed_not_ordered():
     assert len(a) == 2 and a == chosen_facts(["w", "z", "y", "x"], 2, 0)
 
 
-def test_answer_loss_and_its_plateau():
-    evals = {e: pd.DataFrame({"fact_id": ["a", "b", "c"], "answer_logprob": [-lp * 10] * 3, "answer_tokens": [10] * 3})
-             for e, lp in enumerate([3.0, 2.0, 1.0, 0.52, 0.5, 0.5])}
-    table, plateau = answer_loss(evals, ["a", "b"], tolerance=0.05)
-    assert list(table["answer_loss"]) == pytest.approx([3.0, 2.0, 1.0, 0.52, 0.5, 0.5])
-    assert (table["n_facts"] == 2).all() and plateau == 3
+def test_the_loss_plateau():
+    loss = pd.DataFrame({"epoch": range(6), "answer_loss": [3.0, 2.0, 1.0, 0.52, 0.5, 0.5]})
+    assert plateau_epoch(loss, 0.05) == 3 and plateau_epoch(loss, 0.001) == 4
+    assert plateau_epoch(loss.iloc[:0]) is None

@@ -83,8 +83,7 @@ CHANGES = [
     ("design: strategy", {f"runs__{RUN}__design__strategy": "mixed"},
      PLAN | {"train_epoch", "eval_epoch", "control_epoch", "gradient_trace"} | ANALYSIS),  # mixed: statements too
     ("probe: k", {f"runs__{RUN}__probe__k": 5},
-     # run_baseline_tables re-copies eval epoch 0, which the attention analysis reads (its answer loss)
-     {"probe_baseline", "run_baseline_tables"} | ANALYSIS - CONTROL - (PARAMS - {"attention_mass"})),
+     {"probe_baseline", "run_baseline_tables"} | ANALYSIS - CONTROL - PARAMS),
     ("control: items", {"control__arithmetic__items": 50},
      {"control_items", "control_epoch", "summary", "paper_comparison"} | BASE_CONTROL | CONTROL | FIGURES),
     ("control: max_new_tokens", {"control__max_new_tokens": 6},
@@ -155,9 +154,9 @@ def test_touching_files_reruns_nothing_but_a_real_change_does(finished, tmp_path
     table = wd / f"results/{RUN}/eval/epoch_1.tsv"
     table.write_text(table.read_text() + "\n")
     _touch([table])
-    # the control tables are untouched; the restore reads only the last epoch's eval table and the
-    # update table none; the attention analysis reads every epoch's (its answer loss)
-    assert set(plan(wd)) == ANALYSIS - CONTROL - {"param_updates", "restore_updates", "parameter_figures"}
+    # the control tables are untouched; of the parameter analyses only the restore reads an eval
+    # table, the last epoch's
+    assert set(plan(wd)) == ANALYSIS - CONTROL - PARAMS
 
 
 def test_reversed_keys_and_integral_floats_plan_nothing(finished):

@@ -184,10 +184,6 @@ rule attention_mass:
             for e in attention_epochs(wildcards.run)
             if e > 0
         ],
-        evals=lambda wildcards: [
-            f"results/{wildcards.run}/eval/epoch_{e}.tsv"
-            for e in attention_epochs(wildcards.run)
-        ],
     output:
         attention="results/{run}/analysis/attention.tsv",
         loss="results/{run}/analysis/answer_loss.tsv",

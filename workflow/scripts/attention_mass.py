@@ -11,8 +11,8 @@ with rule_logging(snakemake) as log:
     from factsurv.analysis.figures import save_figure
     from factsurv.analysis.parameters import plot_attention
     from factsurv.designs import read_plan, run_facts
-    from factsurv.io import read_tsv, write_tsv
-    from factsurv.modeling.attention import answer_loss, attention_table, chosen_facts
+    from factsurv.io import write_tsv
+    from factsurv.modeling.attention import attention_table, plateau_epoch
     from factsurv.modeling.facts import read_facts
     from factsurv.modeling.loading import model_spec
     from factsurv.prompts import PromptSettings
@@ -27,13 +27,10 @@ with rule_logging(snakemake) as log:
     prompt = PromptSettings.from_params(p.prompt, p.ontology_names, p.prefixes)
     folders = iter(snakemake.input.checkpoints)
     checkpoints = {e: (None if e == 0 else next(folders)) for e in p.epochs}
-    table = attention_table(spec, checkpoints, trained, prompt, max_facts=a["max_facts"], seed=a["seed"],
-                            threads=p.threads)
+    table, loss = attention_table(spec, checkpoints, trained, prompt, max_facts=a["max_facts"], seed=a["seed"],
+                                  threads=p.threads)
     write_tsv(table, snakemake.output.attention)
-    ids = chosen_facts(list(trained["fact_id"]), a["max_facts"], a["seed"])
-    evals = {e: read_tsv(path, ["fact_id", "answer_logprob", "answer_tokens"], dtype={"fact_id": str})
-             for e, path in zip(p.epochs, snakemake.input.evals)}
-    loss, plateau = answer_loss(evals, ids, tolerance=a["plateau_tolerance"])
+    plateau = plateau_epoch(loss, a["plateau_tolerance"])
     loss["plateau_epoch"] = plateau
     write_tsv(loss[list(ANSWER_LOSS_COLUMNS)], snakemake.output.loss)
     log.info("answer loss plateau from epoch %s; attention to the label, mean over heads, first and last epoch: %s",

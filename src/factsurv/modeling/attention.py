@@ -9,9 +9,9 @@ those that predict the answer's tokens (the last prompt position to the one befo
 token), the keys are the label's tokens in the prompt, found by character offsets of the rendered
 prompt. ``mass`` is the attention those queries put on the label's keys, averaged over the queries
 and the facts; ``label_share`` is the label's share of the prompt's tokens, what attention spread
-evenly would give. The answer loss of an epoch is the mean of −log p(answer) per answer token of
-the same facts, read from the epoch's eval table; its plateau is the first epoch from which it
-stays within ``plateau_tolerance`` of its final value.
+evenly would give. The answer loss of an epoch is the mean over the same facts of −log p per token
+of the correct answer (the identifier and the end token), from the same teacher-forced forward;
+its plateau is the first epoch from which it stays within ``plateau_tolerance`` of its final value.
 """
 
 from __future__ import annotations
@@ -56,15 +56,16 @@ def label_positions(tokenizer: Any, text: str, label: str, ids: list[int]) -> li
 
 
 def attention_rows(model: Any, tokenizer: Any, facts: pd.DataFrame, prompt: Any, *, epoch: int,
-                   device: str) -> tuple[list[dict[str, Any]], int]:
-    """(per layer and head: mass and label share averaged over the facts; facts used)."""
+                   device: str) -> tuple[list[dict[str, Any]], int, float]:
+    """(per layer and head: mass and label share averaged over the facts; facts used; their mean
+    answer loss per token)."""
     import torch
 
     from factsurv.prompts import encode_prompt, encode_target, render_prompts, split_trailing_space
 
     texts = render_prompts(tokenizer, facts, prompt)
     sums: np.ndarray | None = None
-    share_sum = 0.0
+    share_sum = loss_sum = 0.0
     used = 0
     with torch.inference_mode():
         for text, label, target in zip(texts, facts["label"], facts["term_id"]):
@@ -79,23 +80,26 @@ def attention_rows(model: Any, tokenizer: Any, facts: pd.DataFrame, prompt: Any,
             queries = list(range(len(p) - 1, len(p) + len(t) - 1))
             # (layers, heads): attention of the answer-predicting queries on the label's keys
             mass = torch.stack([a[0][:, queries][:, :, keys].sum(-1).mean(-1) for a in out.attentions])
+            logp = torch.log_softmax(out.logits[0, queries].float(), dim=-1)
+            loss_sum += float(-logp[torch.arange(len(t)), torch.tensor(t, device=logp.device)].mean())
             sums = mass.float().cpu().numpy() if sums is None else sums + mass.float().cpu().numpy()
             share_sum += len(keys) / len(p)
             used += 1
     if sums is None:
-        return [], 0
+        return [], 0, float("nan")
     means = sums / used
     rows = [{"epoch": int(epoch), "layer": layer, "head": head, "mass": float(means[layer, head]),
              "label_share": share_sum / used, "n_facts": used}
             for layer in range(means.shape[0]) for head in range(means.shape[1])]
-    return rows, used
+    return rows, used, loss_sum / used
 
 
 def attention_table(spec: dict[str, Any], checkpoints: dict[int, str | os.PathLike[str] | None],
                     facts: pd.DataFrame, prompt: Any, *, max_facts: int | None = 100, seed: int = 0,
-                    threads: int = 0, device: str | None = None) -> pd.DataFrame:
-    """The attention table over the epochs of ``checkpoints`` (epoch → checkpoint folder, None for
-    the base model) on ``facts`` (the run's trained facts)."""
+                    threads: int = 0, device: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the attention table, the answer loss per epoch: epoch, answer_loss, n_facts) over the
+    epochs of ``checkpoints`` (epoch → checkpoint folder, None for the base model) on ``facts``
+    (the run's trained facts)."""
     from factsurv.modeling import loading
     from factsurv.modeling.evaluate import load_trained
     from factsurv.tables import ATTENTION_COLUMNS
@@ -107,36 +111,28 @@ def attention_table(spec: dict[str, Any], checkpoints: dict[int, str | os.PathLi
     if not ids:
         raise InputError("the attention analysis has no trained fact to read")
     sub = facts.set_index("fact_id", drop=False).loc[ids].reset_index(drop=True)
-    rows = []
+    rows, losses = [], []
     for epoch, folder in sorted(checkpoints.items()):
         model, tokenizer, _ = load_trained(spec, folder, device=device, epoch=epoch if folder else None)
-        r, used = attention_rows(model, tokenizer, sub, prompt, epoch=epoch, device=device)
+        r, used, loss = attention_rows(model, tokenizer, sub, prompt, epoch=epoch, device=device)
+        losses.append({"epoch": int(epoch), "answer_loss": loss, "n_facts": used})
         if used < len(sub):
             log.warning("epoch %d: %d of %d facts have no label tokens found in their prompt; left out",
                         epoch, len(sub) - used, len(sub))
         rows += r
         del model
-    return pd.DataFrame(rows, columns=list(ATTENTION_COLUMNS))
+    return pd.DataFrame(rows, columns=list(ATTENTION_COLUMNS)), pd.DataFrame(losses)
 
 
-def answer_loss(evals: dict[int, pd.DataFrame], fact_ids: list[str], *, tolerance: float = 0.05,
-                ) -> tuple[pd.DataFrame, int | None]:
-    """(per epoch: the mean answer loss −log p(answer) per answer token over ``fact_ids``; the
-    plateau epoch: the first from which the loss stays within ``tolerance`` (relative) of the last
-    epoch's)."""
-    rows = []
-    for epoch, table in sorted(evals.items()):
-        t = table[table["fact_id"].isin(fact_ids)]
-        loss = (-t["answer_logprob"] / t["answer_tokens"].clip(lower=1)).mean()
-        rows.append({"epoch": int(epoch), "answer_loss": float(loss), "n_facts": int(len(t))})
-    out = pd.DataFrame(rows)
-    if out.empty:
-        return out, None
-    final = out["answer_loss"].iloc[-1]
-    inside = (out["answer_loss"] - final).abs() <= tolerance * max(abs(final), 1e-12)
-    plateau = None
-    for i in range(len(out)):
+def plateau_epoch(loss: pd.DataFrame, tolerance: float = 0.05) -> int | None:
+    """The first epoch from which the answer loss stays within ``tolerance`` (relative) of the
+    last epoch's (None without epochs)."""
+    loss = loss.sort_values("epoch")
+    if loss.empty:
+        return None
+    final = loss["answer_loss"].iloc[-1]
+    inside = (loss["answer_loss"] - final).abs() <= tolerance * max(abs(final), 1e-12)
+    for i in range(len(loss)):
         if inside.iloc[i:].all():
-            plateau = int(out["epoch"].iloc[i])
-            break
-    return out, plateau
+            return int(loss["epoch"].iloc[i])
+    return None
