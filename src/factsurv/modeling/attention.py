@@ -16,7 +16,6 @@ its plateau is the first epoch from which it stays within ``plateau_tolerance`` 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from typing import Any
@@ -24,18 +23,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from factsurv.designs import fact_key
 from factsurv.io import InputError
 
 log = logging.getLogger("factsurv")
 
 
-def _key(seed: int, fact_id: str) -> str:
-    return hashlib.sha256(f"{seed}|attention|{fact_id}".encode()).hexdigest()
-
-
 def chosen_facts(fact_ids: list[str], max_facts: int | None, seed: int) -> list[str]:
     """At most ``max_facts`` of ``fact_ids``, chosen by (seed, fact_id), in that order."""
-    ids = sorted(set(fact_ids), key=lambda f: _key(seed, f))
+    ids = sorted(set(fact_ids), key=lambda f: fact_key(seed, "attention", f))
     return ids[: int(max_facts)] if max_facts else ids
 
 

@@ -25,9 +25,8 @@ and do not give the exact selection rule or their "size" and "centralization" fo
 
 from __future__ import annotations
 
-import hashlib
-import math
 import logging
+import math
 import os
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -36,10 +35,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from factsurv.designs import QUESTION, STATEMENT
+from factsurv.designs import QUESTION, STATEMENT, fact_key
 from factsurv.io import InputError
 from factsurv.modeling import loading
-from factsurv.modeling.parameters import in_region, kth_largest, layer_of, load_epoch_updates, module_of
+from factsurv.modeling.parameters import in_region, layer_of, load_epoch_updates, module_of, top_k_masks
 
 log = logging.getLogger("factsurv")
 
@@ -84,26 +83,11 @@ def accumulate(params: dict[str, Any], losses: Iterable[Callable[[], Any]], mode
 def top_masks(scores: dict[str, Any], percent: float) -> dict[str, Any]:
     """Name → boolean mask of the global top ``percent`` % of all elements of ``scores`` together
     (exactly floor(n * percent / 100); ties at the threshold go to the earlier elements)."""
-    import torch
-
     names = list(scores)
     n = sum(int(scores[k].numel()) for k in names)
     k = max(0, min(n, int(n * float(percent) / 100.0)))
-    if k == 0:
-        return {name: torch.zeros_like(scores[name], dtype=torch.bool) for name in names}
-    thr = kth_largest(lambda: (scores[name].flatten() for name in names), k, n)
-    above = {name: scores[name] > thr for name in names}
-    need = k - sum(int(a.sum()) for a in above.values())
-    out = {}
-    for name in names:
-        a = above[name]
-        if need > 0:
-            tie = (scores[name] == thr).flatten()
-            take = tie & (torch.cumsum(tie.to(torch.int64), 0) <= need)
-            need -= int(take.sum())
-            a = a | take.view(a.shape)
-        out[name] = a
-    return out
+    return top_k_masks(names, [scores[name].shape for name in names],
+                       lambda: (scores[name].flatten() for name in names), k)
 
 
 def gini(counts: Iterable[float]) -> float:
@@ -177,17 +161,13 @@ def shared_tables(stmt_score: dict[str, Any], q_score: dict[str, Any], stmt_sum:
 
 # -- the model-level trace --------------------------------------------------------------------
 
-def _key(seed: int, fact_id: str) -> str:
-    return hashlib.sha256(f"{seed}|gradient_trace|{fact_id}".encode()).hexdigest()
-
-
 def trace_examples(plan: pd.DataFrame, max_facts: int | None, seed: int) -> pd.DataFrame:
     """The plan's first question and first statement of every fact trained in both formats (at
     most ``max_facts`` facts, chosen by (seed, fact_id)); columns fact_id, format, text."""
     plan = plan.sort_values(["epoch", "position"], kind="stable")
     firsts = plan.drop_duplicates(["fact_id", "format"])
     both = firsts.groupby("fact_id")["format"].nunique()
-    ids = sorted(both[both == 2].index, key=lambda f: _key(seed, f))
+    ids = sorted(both[both == 2].index, key=lambda f: fact_key(seed, "gradient_trace", f))
     if not ids:
         raise InputError("the run's training plan has no fact trained both as a statement and as a question "
                          "(the gradient trace needs a design with both: mixed or two_stage)")

@@ -278,34 +278,42 @@ def kth_largest(chunks: Callable[[], Iterable["torch.Tensor"]], k: int, n: int, 
     return float(bits.view(torch.float32)[0])
 
 
+def top_k_masks(names: list[str], shapes: list[Any], scores: Callable[[], Iterable["torch.Tensor"]], k: int, *,
+                limit: int = KTHVALUE_LIMIT) -> dict[str, "torch.Tensor"]:
+    """Name → boolean mask of exactly ``k`` elements over all matrices together: those with the
+    largest score (``scores``: a re-iterable source of the flat scores, one per name, in order).
+    Ties at the threshold go to the earlier elements (name order, then flat position)."""
+    import torch
+
+    n = sum(int(torch.Size(sh).numel()) for sh in shapes)
+    if k == 0:
+        return {name: torch.zeros(sh, dtype=torch.bool) for name, sh in zip(names, shapes)}
+    if k == n:
+        return {name: torch.ones(sh, dtype=torch.bool) for name, sh in zip(names, shapes)}
+    thr = kth_largest(scores, k, n, limit=limit)
+    above = [s > thr for s in scores()]
+    need = k - sum(int(a.sum()) for a in above)
+    masks = {}
+    for name, sh, s, a in zip(names, shapes, scores(), above):
+        if need > 0:
+            tie = s == thr
+            take = tie & (torch.cumsum(tie.to(torch.int64), 0) <= need)
+            need -= int(take.sum())
+            a = a | take
+        masks[name] = a.view(sh)
+    return masks
+
+
 def restore_mask(updates: list[Update], ratio: float, strategy: str = "top", *, seed: int = 0,
                  limit: int = KTHVALUE_LIMIT) -> dict[str, "torch.Tensor"]:
     """Parameter name → boolean mask of the elements to set back to their base value: exactly
     ``restore_count(n, ratio)`` elements over ``updates`` together (a global choice), by
     ``strategy``. Ties at the threshold go to the earlier elements (parameter order, then flat
     position)."""
-    import torch
-
     n = sum(u.numel for u in updates)
-    k = restore_count(n, ratio)
-    scores = _scores(updates, strategy, seed)
-    if k == 0:
-        return {u.name: torch.zeros_like(u.base, dtype=torch.bool) for u in updates}
-    if k == n:
-        return {u.name: torch.ones_like(u.base, dtype=torch.bool) for u in updates}
-    thr = kth_largest(scores, k, n, limit=limit)
-    above = [s > thr for s in scores()]
-    need = k - sum(int(a.sum()) for a in above)
-    masks = {}
-    for u, s, a in zip(updates, scores(), above):
-        if need > 0:
-            tie = s == thr
-            pos = torch.cumsum(tie.to(torch.int64), 0)
-            take = tie & (pos <= need)
-            need -= int(take.sum())
-            a = a | take
-        masks[u.name] = a.view(u.base.shape)
-    return masks
+    masks = top_k_masks([u.name for u in updates], [u.base.shape for u in updates],
+                        _scores(updates, strategy, seed), restore_count(n, ratio), limit=limit)
+    return {u.name: masks[u.name].to(u.base.device) for u in updates}
 
 
 def apply_restore(eu: EpochUpdates, masks: dict[str, "torch.Tensor"]) -> int:
