@@ -25,6 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "tests"))  # support.tiny_models: the tests' random models
 PY = sys.executable
 ONTO_NAMES = {"hpo": "Human Phenotype Ontology", "go": "Gene Ontology"}
 
@@ -148,7 +149,7 @@ def prepare(ns: argparse.Namespace, work: Path) -> str:
     facts = Path(ns.facts_table) if ns.facts_table else ROOT / "results/facts/facts.tsv"
     from factsurv.io import write_tsv
     from factsurv.modeling.facts import read_facts
-    from factsurv.modeling.tiny import build_tiny_model, synthetic_facts
+    from support.tiny_models import build_tiny_model, synthetic_facts
 
     if ns.model_dir:
         ns.model, what = Path(ns.model_dir), str(ns.model_dir)

@@ -103,10 +103,9 @@ def real_wheel_file(spec: str, member: str, dest: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def finished_tiny_run(request, tmp_path_factory):
-    """The session's finished run of the tiny config (tests/slurm/fixtures/finished_run.py: through
+    """The session's finished run of the tiny config (tests/support/finished_run.py: through
     Slurm, or locally with FACTSURV_SKIP_SLURM=1), made once and shared by every module that needs
     one. Read it, dry-run in it, or work in a copy (``finished_run.copy_workdir``): never change it."""
-    sys.path.insert(0, str(REPO / "tests/slurm/fixtures"))
-    from finished_run import finished_tiny_run as make
+    from support.finished_run import finished_tiny_run as make
 
     return make(request, tmp_path_factory)

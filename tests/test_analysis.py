@@ -15,7 +15,7 @@ from factsurv.analysis.events import build_events, event_times
 from factsurv.analysis.inputs import load_evals
 from factsurv.analysis.km import km_tables
 from factsurv.analysis.summary import summary_table, wilson
-from factsurv.analysis.synthetic import simulate_study
+from support.synthetic_study import simulate_study
 from factsurv.analysis.trajectories import build_trajectories, trajectories_from_files
 from factsurv.io import InputError, read_tsv, write_tsv
 

@@ -10,7 +10,7 @@ import torch
 from factsurv.modeling import loading
 from factsurv.modeling.attention import attention_rows, chosen_facts, label_positions, plateau_epoch
 from factsurv.modeling.facts import read_facts
-from factsurv.modeling.tiny import build_tiny_model, synthetic_facts
+from support.tiny_models import build_tiny_model, synthetic_facts
 from factsurv.io import write_tsv
 from factsurv.prompts import PromptSettings, encode_prompt, render_prompts, split_trailing_space
 

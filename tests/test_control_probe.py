@@ -20,7 +20,7 @@ from factsurv.modeling.control_probe import control_epoch, control_table
 from factsurv.modeling.evaluate import load_trained
 from factsurv.prompts import PromptSettings, encode_prompt, render_prompts
 from factsurv.modeling.loading import model_spec
-from factsurv.modeling.tiny import build_tiny_model, synthetic_facts
+from support.tiny_models import build_tiny_model, synthetic_facts
 from factsurv.tables import CONTROL_ACCURACY_COLUMNS, CONTROL_COLUMNS, CONTROL_ITEM_COLUMNS
 
 DATA = Path(__file__).parent / "data/control"

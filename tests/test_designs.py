@@ -189,7 +189,7 @@ def test_design_dicts_are_not_mutated():
 
 def test_trajectories_and_events_take_split_seen_and_exposure_from_the_plan():
     from factsurv.analysis.events import build_events
-    from factsurv.analysis.synthetic import simulate_study
+    from support.synthetic_study import simulate_study
     from factsurv.analysis.trajectories import build_trajectories
 
     st = simulate_study(counts={"hpo": {"train": 30, "heldout": 0}, "go": {"train": 20, "heldout": 20}},
@@ -219,7 +219,7 @@ def test_trajectories_and_events_take_split_seen_and_exposure_from_the_plan():
 def test_exposures_enter_the_cox_model_as_a_covariate():
     from factsurv.analysis.cox import CoxSettings, cox_table
     from factsurv.analysis.events import build_events
-    from factsurv.analysis.synthetic import simulate_study
+    from support.synthetic_study import simulate_study
     from factsurv.analysis.trajectories import build_trajectories
     from factsurv.config import section_defaults
 
@@ -241,7 +241,7 @@ def test_exposures_so_far_reaches_the_discrete_time_model_from_the_plan():
     from factsurv.analysis.cox import CoxSettings
     from factsurv.analysis.discrete_time import DiscreteTimeSettings, cloglog_table, exposure_matrix
     from factsurv.analysis.events import build_events
-    from factsurv.analysis.synthetic import simulate_study
+    from support.synthetic_study import simulate_study
     from factsurv.analysis.trajectories import build_trajectories
     from factsurv.config import section_defaults
 

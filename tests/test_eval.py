@@ -11,7 +11,7 @@ from factsurv.modeling.evaluate import evaluate_epoch
 from factsurv.tables import EVAL_COLUMNS
 from factsurv.prompts import PromptSettings, encode_prompt, encode_target, render_prompts, split_trailing_space
 from factsurv.modeling.loading import load_tokenizer, model_spec
-from factsurv.modeling.tiny import build_tiny_model, synthetic_facts
+from support.tiny_models import build_tiny_model, synthetic_facts
 
 PROMPT = PromptSettings.from_params({}, {"hpo": "Human Phenotype Ontology", "go": "Gene Ontology"})
 

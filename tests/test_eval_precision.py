@@ -1,7 +1,7 @@
 """Evaluation scores the model that was trained, in bf16 too: a LoRA update of 0.1-1 % of a weight's
 size must survive into what ``evaluate`` scores (a merge into bf16 weights rounds most of it away).
 
-The model is the tiny random Llama of :func:`factsurv.modeling.tiny.build_tiny_model`, or any small
+The model is the tiny random Llama of :func:`support.tiny_models.build_tiny_model`, or any small
 Llama folder named by ``FACTSURV_SMALL_LLAMA`` (e.g. SmolLM2-135M saved with save_pretrained):
 
     FACTSURV_SMALL_LLAMA=/path/to/smollm2 python -m pytest tests/test_eval_precision.py
@@ -24,7 +24,7 @@ from factsurv.io import write_tsv
 from factsurv.modeling import checkpoint as ckpt
 from factsurv.modeling import loading
 from factsurv.modeling.evaluate import greedy_table, load_trained
-from factsurv.modeling.tiny import build_tiny_model, synthetic_facts
+from support.tiny_models import build_tiny_model, synthetic_facts
 from factsurv.prompts import PromptSettings, encode_prompt, render_prompts
 
 PROMPT = PromptSettings.from_params({}, {"hpo": "Human Phenotype Ontology", "go": "Gene Ontology"})

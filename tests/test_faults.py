@@ -6,7 +6,7 @@ Each test works in a copy of it with the later outputs removed, and kills:
 
 - a training job mid-epoch (at an optimizer step), and a training job whose checkpoint is fully
   written to its temporary folder but not yet renamed into place: the SIGKILL comes from
-  tests/slurm/fixtures/killpoint/sitecustomize.py (put on PYTHONPATH; the workflow's code is not
+  tests/support/killpoint/sitecustomize.py (put on PYTHONPATH; the workflow's code is not
   changed), so the kill lands at that point every time;
 - an evaluation job, with Snakemake itself: the whole process group gets SIGKILL from the test
   while the eval job runs (as when a node or a login session dies); recovery needs
@@ -19,21 +19,19 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from conftest import SNAKEMAKE, planned_jobs, run_snakemake
 
-sys.path.insert(0, str(Path(__file__).parent / "slurm/fixtures"))
-from finished_run import CONFIG, copy_workdir, finished_tiny_run  # noqa: E402
+from support.finished_run import CONFIG, copy_workdir, finished_tiny_run
 
 pytestmark = pytest.mark.slow
 
 RUN = "tiny"
 EPOCHS = 3  # runs.tiny.epochs of the tiny config
-KILLPOINT = Path(__file__).parent / "slurm/fixtures/killpoint"
+KILLPOINT = Path(__file__).parent / "support/killpoint"
 
 
 @pytest.fixture(scope="module")

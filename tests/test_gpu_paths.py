@@ -8,7 +8,7 @@ import torch
 
 from factsurv.modeling import loading
 from factsurv.modeling.generation import fp32_logits
-from factsurv.modeling.tiny import build_tiny_model
+from support.tiny_models import build_tiny_model
 from factsurv.modeling.train import autocast_enabled
 
 

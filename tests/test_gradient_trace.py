@@ -95,7 +95,7 @@ def test_the_trace_of_a_tiny_llama_epoch(tmp_path):
     from factsurv.modeling.facts import read_facts
     from factsurv.modeling.gradient_trace import gradient_trace
     from factsurv.modeling.loading import model_spec
-    from factsurv.modeling.tiny import build_tiny_model, synthetic_facts
+    from support.tiny_models import build_tiny_model, synthetic_facts
     from factsurv.modeling.train import TrainSettings, train_epoch
     from factsurv.prompts import PromptSettings
     from factsurv.tables import GRADIENT_SHARED_COLUMNS, GRADIENT_TRACE_COLUMNS

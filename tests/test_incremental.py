@@ -15,15 +15,13 @@ after it is a dry-run in the same directory, or in a copy where files are touche
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from conftest import make_workdir, planned_jobs, write_config
 
-sys.path.insert(0, str(Path(__file__).parent / "slurm/fixtures"))
-from finished_run import CONFIG, copy_workdir, finished_tiny_run  # noqa: E402
+from support.finished_run import CONFIG, copy_workdir, finished_tiny_run
 
 pytestmark = pytest.mark.slow
 

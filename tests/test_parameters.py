@@ -13,7 +13,7 @@ from factsurv.modeling import parameters as P
 from factsurv.modeling.evaluate import evaluate_epoch
 from factsurv.modeling.facts import read_facts
 from factsurv.modeling.loading import build_trainable_model, describe, model_spec
-from factsurv.modeling.tiny import build_tiny_model, synthetic_facts
+from support.tiny_models import build_tiny_model, synthetic_facts
 from factsurv.prompts import PromptSettings
 
 PROMPT = PromptSettings.from_params({}, {"hpo": "Human Phenotype Ontology", "go": "Gene Ontology"})

@@ -13,7 +13,7 @@ from factsurv.prompts import PromptSettings, encode_prompt, render_prompts
 from factsurv.modeling.generation import generate_answers, sample_uniforms
 from factsurv.modeling.loading import load_model, load_tokenizer, model_spec
 from factsurv.modeling.probe import ProbeSettings, mastery, probe_baseline, probe_table
-from factsurv.modeling.tiny import build_tiny_model, synthetic_facts
+from support.tiny_models import build_tiny_model, synthetic_facts
 from factsurv.tables import MASTERY_LEVELS, PROBE_COLUMNS
 
 PROMPT = PromptSettings.from_params({}, {"hpo": "Human Phenotype Ontology", "go": "Gene Ontology"})

@@ -9,7 +9,7 @@ import torch
 
 from factsurv.modeling import loading
 from factsurv.modeling.quantize import is_prequantized, quantize_base
-from factsurv.modeling.tiny import build_tiny_model
+from support.tiny_models import build_tiny_model
 
 
 def test_the_saved_nf4_base_is_the_model_quantized_at_load(tmp_path):

@@ -3,7 +3,7 @@
 tests/slurm/start_cluster.sh installs Debian's Slurm and munge (as root), starts the daemons and
 waits until the node is idle; the cluster is stopped at the end of the session if the session
 started it (a cluster that was already up is reused and left running). The helpers live in
-tests/slurm/fixtures/finished_run.py: the finished tiny run that test_incremental.py and
+tests/support/finished_run.py: the finished tiny run that test_incremental.py and
 test_faults.py use is the one made here, through Slurm.
 
 Every run uses the real profile (profiles/slurm: set-resources with `gpu: 1, cpus_per_gpu: 4` for
@@ -22,15 +22,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from conftest import SNAKEMAKE
 from factsurv.dryrun import job_stats
 
-sys.path.insert(0, str(Path(__file__).parent / "slurm/fixtures"))
-from finished_run import (  # noqa: E402
+from support.finished_run import (
     CLUSTER_DIR, CONFIG, SLURM_TESTS, finished_tiny_run, run_through_slurm, skip_slurm, slurm_cluster,
 )
 

@@ -4,6 +4,7 @@ downward (schema ← experiments ← config ← preflight), so there is no impor
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -44,3 +45,15 @@ def test_snakemake_lint_is_clean():
     proc = subprocess.run([SNAKEMAKE, "--lint"], cwd=REPO, capture_output=True, text=True, timeout=300)
     out = proc.stdout + proc.stderr
     assert "Congratulations, your workflow is in a good condition!" in out, out[-3000:]
+
+
+def test_the_package_holds_no_test_helpers():
+    """Tiny random models, synthetic studies and the shared finished run live in tests/support; the
+    package never imports them (nor the tests)."""
+    offenders = []
+    for path in sorted((REPO / "src/factsurv").rglob("*.py")):
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if re.match(r"\s*(from|import)\s+(support|conftest|tests)\b", line):
+                offenders.append(f"{path.relative_to(REPO)}:{n}: {line.strip()}")
+    assert offenders == []
+    assert not list((REPO / "src/factsurv").rglob("tiny.py")) and not list((REPO / "src/factsurv").rglob("synthetic.py"))

@@ -10,7 +10,7 @@ from factsurv.modeling.checkpoint import CheckpointMismatch
 from factsurv.modeling.evaluate import evaluate_epoch
 from factsurv.prompts import PromptSettings
 from factsurv.modeling.loading import ModelLoadError, model_spec
-from factsurv.modeling.tiny import build_tiny_model, synthetic_facts
+from support.tiny_models import build_tiny_model, synthetic_facts
 from factsurv.modeling.train import TrainSettings, train_epoch
 
 PROMPT = PromptSettings.from_params({}, {"hpo": "Human Phenotype Ontology", "go": "Gene Ontology"})

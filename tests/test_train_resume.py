@@ -9,7 +9,7 @@ from factsurv.io import write_tsv
 from factsurv.modeling import checkpoint as ckpt
 from factsurv.prompts import PromptSettings
 from factsurv.modeling.loading import model_spec
-from factsurv.modeling.tiny import build_tiny_model, synthetic_facts
+from support.tiny_models import build_tiny_model, synthetic_facts
 from factsurv.modeling.train import TrainSettings, epoch_order, linear_schedule, train_epoch, train_epochs
 
 PROMPT = PromptSettings.from_params({}, {"hpo": "Human Phenotype Ontology", "go": "Gene Ontology"})

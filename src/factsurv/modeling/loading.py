@@ -22,6 +22,9 @@ from factsurv.io import InputError
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
+#: environment variable: a node-local folder to copy the base model's files into before loading
+#: (``$VARS`` expanded on the node, e.g. ``$TMPDIR``); unset or empty: load where the files are
+STAGE_ENV = "FACTSURV_STAGE_DIR"
 #: the fine-tuning methods (config ``training.method``)
 METHODS = ("lora", "qlora", "full")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
@@ -114,6 +117,50 @@ def fingerprint(spec: dict[str, Any]) -> str:
     return "sha256:" + h.hexdigest()[:32]
 
 
+def stage_dir() -> Path | None:
+    """The node-local staging folder of :data:`STAGE_ENV`, or None when staging is off."""
+    raw = os.environ.get(STAGE_ENV, "").strip()
+    if not raw:
+        return None
+    path = Path(os.path.expandvars(os.path.expanduser(raw)))
+    if "$" in str(path):
+        raise ModelLoadError(f"{STAGE_ENV}={raw!r}: {path} still holds an unset variable")
+    return path
+
+
+def staged_path(spec: dict[str, Any]) -> str:
+    """Where :func:`load_model` reads the weights from: with :data:`STAGE_ENV` set, a copy of the
+    model's folder (a local folder or its HF cache snapshot) in ``<stage>/factsurv-models/<fingerprint>``,
+    made once per node (safetensors are memory-mapped, and read slowly from network filesystems);
+    otherwise ``name_or_path`` itself. A hub id that is not cached locally is not staged."""
+    stage = stage_dir()
+    folder = model_folder(spec) if stage is not None else None
+    if stage is None or folder is None:
+        return spec["name_or_path"]
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    dest = stage / "factsurv-models" / fingerprint(spec).replace(":", "-")
+    sizes = {p.name: p.stat().st_size for p in files}
+    if dest.is_dir() and {p.name: p.stat().st_size for p in dest.iterdir() if p.is_file()} == sizes:
+        return str(dest)
+    import shutil
+    import tempfile
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        for p in files:  # follows the HF cache's symlinks into its blobs
+            shutil.copyfile(p, tmp / p.name)
+        if dest.exists():  # an incomplete copy of an earlier job
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if dest.is_dir() and {p.name: p.stat().st_size for p in dest.iterdir() if p.is_file()} == sizes:
+            return str(dest)  # another job on this node staged it meanwhile
+        raise ModelLoadError(f"cannot stage {folder} into {dest} ({STAGE_ENV}): {exc}") from exc
+    return str(dest)
+
+
 def load_tokenizer(spec: dict[str, Any]) -> Any:
     """The tokenizer, with a pad token (EOS when it has none) and left padding for generation."""
     from transformers import AutoTokenizer
@@ -174,7 +221,7 @@ def load_model(
     elif device.startswith("cuda"):
         kwargs["device_map"] = {"": device}  # load straight onto the GPU, not through host memory
     try:
-        model = AutoModelForCausalLM.from_pretrained(spec["name_or_path"], dtype=torch_dtype, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(staged_path(spec), dtype=torch_dtype, **kwargs)
     except OSError as exc:
         raise ModelLoadError(f"cannot load model {spec['name_or_path']}: {exc}") from exc
     if "device_map" not in kwargs:
