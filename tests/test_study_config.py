@@ -195,3 +195,15 @@ def test_a_qlora_design_plans_its_own_epoch_0_on_the_nf4_base(workdir, offline):
 
     lora = runs["paper-lora-s1"]
     assert keys["paper-lora-s1"][0] == settings_key({"eval": lora["eval"], "threads": lora["threads"]})
+
+
+def test_runtime_by_rule_reaches_each_rules_jobs(workdir, offline):
+    """resources.runtime_by_rule sets the minutes of the rules it names; the others keep runtime."""
+    cfg = write_config(workdir, "config/study.yaml", "runtimes.yaml", experiments__paper__seeds=[1],
+                       experiments__paper__base__resources__runtime_by_rule={"eval_epoch": 15, "probe_baseline": 240})
+    proc = run_snakemake(workdir, "-n", "--configfile", str(cfg))
+    out = proc.stdout + proc.stderr
+    for rule, minutes in {"eval_epoch": 15, "probe_baseline": 240, "train_epoch": 120, "control_epoch": 120}.items():
+        blocks = [b.split("\n\n", 1)[0] for b in out.split(f"rule {rule}:")[1:]]
+        assert blocks, rule
+        assert all(f"runtime={minutes}" in re.search(r"resources: (.*)", b).group(1) for b in blocks), (rule, blocks[0])

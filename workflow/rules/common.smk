@@ -46,7 +46,15 @@ if workflow.is_main_process:
 
 
 #: the rules that load a checkpoint's weights (the analysis reads only its checkpoint.json stats)
-WEIGHT_READERS = {"train_epoch", "eval_epoch", "control_epoch", "param_updates", "restore_updates", "gradient_trace", "attention_mass"}
+WEIGHT_READERS = {
+    "train_epoch",
+    "eval_epoch",
+    "control_epoch",
+    "param_updates",
+    "restore_updates",
+    "gradient_trace",
+    "attention_mass",
+}
 
 
 def checkpoints_read_by_planned_jobs():

@@ -46,7 +46,7 @@ rule control_base_model:
     resources:
         gpu=base_resource("control", "gpu"),
         mem_mb=base_resource("control", "mem_mb"),
-        runtime=base_resource("control", "runtime"),
+        runtime=base_runtime("control", "control_base_model"),
     params:
         model=model_scope_spec("control"),
         batch_size=config["control"]["batch_size"],
@@ -91,7 +91,7 @@ rule control_epoch:
     resources:
         gpu=run_resource("gpu"),
         mem_mb=run_resource("mem_mb"),
-        runtime=run_resource("runtime"),
+        runtime=run_runtime("control_epoch"),
     params:
         model=model_params,
         batch_size=config["control"]["batch_size"],

@@ -31,7 +31,7 @@ rule eval_base_model:
     resources:
         gpu=base_resource("eval", "gpu"),
         mem_mb=base_resource("eval", "mem_mb"),
-        runtime=base_resource("eval", "runtime"),
+        runtime=base_runtime("eval", "eval_base_model"),
     params:
         model=model_scope_spec("eval"),
         eval=base_setting("eval", "eval"),
@@ -62,7 +62,7 @@ rule probe_baseline:
     resources:
         gpu=base_resource("probe", "gpu"),
         mem_mb=base_resource("probe", "mem_mb"),
-        runtime=base_resource("probe", "runtime"),
+        runtime=base_runtime("probe", "probe_baseline"),
     params:
         model=model_scope_spec("probe"),
         probe=base_setting("probe", "probe"),
@@ -110,7 +110,7 @@ rule train_epoch:
     resources:
         gpu=run_resource("gpu"),
         mem_mb=run_resource("mem_mb"),
-        runtime=run_resource("runtime"),
+        runtime=run_runtime("train_epoch"),
     params:
         model=model_params,
         training=run_setting("training"),
@@ -142,7 +142,7 @@ rule eval_epoch:
     resources:
         gpu=run_resource("gpu"),
         mem_mb=run_resource("mem_mb"),
-        runtime=run_resource("runtime"),
+        runtime=run_runtime("eval_epoch"),
     params:
         model=model_params,
         eval=run_setting("eval"),

@@ -1,5 +1,6 @@
 # Helpers of the model stage (included by model.smk): base-model input, params, targets.
 from factsurv.experiments import base_control_key, base_quantization
+from factsurv.runtimes import rule_runtime
 
 
 def per_run(value_of):
@@ -39,7 +40,8 @@ def run_base_input(wildcards):
 
 def model_scope_base_input(which):
     """The base model folder of a model-scope job (wildcard {model}): the NF4 base when the runs
-    it stands for train with QLoRA (their epoch 0 is scored on the base they train on)."""
+    it stands for train with QLoRA (their epoch 0 is scored on the base they train on).
+    """
 
     def base(wildcards):
         if base_quantization(run_config(base_run(which, wildcards))) == "nf4":
@@ -58,6 +60,10 @@ for _run in RUNS:
 
 def quantize_resource(key):
     return lambda wildcards: run_config(QLORA_RUN[wildcards.model])["resources"][key]
+
+
+def quantize_runtime(rule):
+    return lambda wildcards: rule_runtime(run_config(QLORA_RUN[wildcards.model]), rule)
 
 
 def model_folder(name):
@@ -148,6 +154,10 @@ def base_resource(which, key):
     return lambda wildcards: run_config(base_run(which, wildcards))["resources"][key]
 
 
+def base_runtime(which, rule):
+    return lambda wildcards: rule_runtime(run_config(base_run(which, wildcards)), rule)
+
+
 def prompt_params():
     return canonical(dict(config["prompt"]))
 
@@ -162,6 +172,11 @@ def ontology_prefixes():
 
 def run_resource(key):
     return per_run(lambda run: run_config(run)["resources"][key])
+
+
+def run_runtime(rule):
+    """Minutes of a GPU rule's jobs: the run's resources.runtime_by_rule[rule], else its runtime."""
+    return per_run(lambda run: rule_runtime(run_config(run), rule))
 
 
 def previous_checkpoint(wildcards):

@@ -44,7 +44,7 @@ rule quantize_base:
     resources:
         gpu=quantize_resource("gpu"),
         mem_mb=quantize_resource("mem_mb"),
-        runtime=quantize_resource("runtime"),
+        runtime=quantize_runtime("quantize_base"),
     params:
         model=lambda wildcards: model_spec_params(wildcards.model),
         threads=lambda wildcards: run_config(QLORA_RUN[wildcards.model])["threads"],

@@ -23,7 +23,7 @@ rule param_updates:
     resources:
         gpu=run_resource("gpu"),
         mem_mb=run_resource("mem_mb"),
-        runtime=run_resource("runtime"),
+        runtime=run_runtime("param_updates"),
     params:
         model=model_params,
         threads=run_setting("threads"),
@@ -57,7 +57,7 @@ rule restore_updates:
     resources:
         gpu=run_resource("gpu"),
         mem_mb=run_resource("mem_mb"),
-        runtime=run_resource("runtime"),
+        runtime=run_runtime("restore_updates"),
     params:
         model=model_params,
         restore=parameter_settings("restore"),
@@ -135,7 +135,7 @@ rule gradient_trace:
     resources:
         gpu=run_resource("gpu"),
         mem_mb=run_resource("mem_mb"),
-        runtime=run_resource("runtime"),
+        runtime=run_runtime("gradient_trace"),
     params:
         model=model_params,
         trace=parameter_settings("gradient_trace"),
@@ -205,7 +205,7 @@ rule attention_mass:
     resources:
         gpu=run_resource("gpu"),
         mem_mb=run_resource("mem_mb"),
-        runtime=run_resource("runtime"),
+        runtime=run_runtime("attention_mass"),
     params:
         model=model_params,
         attention=parameter_settings("attention"),

@@ -16,7 +16,11 @@ def trace_epochs(run):
     """The epochs whose model the gradient trace reads (none: the run's design has no statements
     and questions of the same facts, or the trace is off)."""
     settings = parameter_settings("gradient_trace")
-    if not settings["enabled"] or not float_base(run) or run_config(run)["design"]["strategy"] not in ("mixed", "two_stage"):
+    if (
+        not settings["enabled"]
+        or not float_base(run)
+        or run_config(run)["design"]["strategy"] not in ("mixed", "two_stage")
+    ):
         return []
     epochs = run_config(run)["epochs"]
     return sorted(e for e in (settings["epochs"] or [epochs]) if 0 <= e <= epochs)
