@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import numpy as np
 import pandas as pd
@@ -145,6 +146,28 @@ def test_fit_cox_retries_with_smaller_step_when_first_attempt_fails():
     assert "step_size=0.1" in res.problems[1]
     good = fit_cox(ev, ["latent"], step_size=0.5, retry_step_sizes=[0.1])
     assert good.converged and good.step_size == 0.5
+
+
+def test_estimate_checks_name_the_non_finite_and_the_huge_estimates():
+    from factsurv.analysis.cox import estimate_problems
+
+    assert estimate_problems(["a"], [0.5], [0.1], [0.9], 10.0) == []
+    out = estimate_problems(["a", "b", "c"], [np.nan, 0.3, 12.0], [-1.0, 0.1, 11.0], [1.0, np.inf, 13.0], 10.0)
+    assert out == ["non-finite estimate or confidence interval (diverged): a, b",
+                   "|coef| > 10 (HR beyond e^10): c=12.0"]
+
+
+def test_cox_and_cloglog_reject_a_coefficient_beyond_max_abs_coef_in_the_same_words():
+    from factsurv.analysis.cox import build_design
+    from factsurv.analysis.discrete_time import fit_cloglog
+
+    ev = _exp_events(400, 2.0, seed=5)  # log HR about 0.7
+    cox = fit_cox(ev, ["latent"], retry_step_sizes=[], max_abs_coef=0.05)
+    design = build_design("univariable", ev, ["latent"], cox_settings(covariates=["latent"]))
+    _, problems = fit_cloglog(design, max_abs_coef=0.05)
+    words = r"\|coef\| > 0\.05 \(HR beyond e\^0\.05\): latent=0\.\d"
+    assert not cox.converged and len(cox.attempts) == 1 and len(problems) == 1
+    assert re.fullmatch(words, cox.attempts[0][1][0]) and re.fullmatch(words, problems[0]), (cox.attempts, problems)
 
 
 def test_cox_ontology_covariate_and_subset_model():

@@ -126,3 +126,54 @@ def test_curves_have_seed_bands_and_degradation_per_design(stacked):
     r = deg[(deg["design"] == "slow") & (deg["seen"] == 1)].iloc[0]
     sub = stacked[(stacked["design"] == "slow") & (stacked["seen"] == 1)]
     assert r["n"] == len(sub) and r["share"] == pytest.approx(sub["event"].mean())
+
+
+# --- the per-run convergence rules ----------------------------------------------------------------
+
+def test_fit_cox_fits_strata_and_clusters_and_keeps_the_lifelines_fitter(stacked):
+    from lifelines import CoxPHFitter
+
+    from factsurv.analysis.cox import fit_cox
+
+    frame = stacked[["duration", "event", "latent", "design", "fact_id"]]
+    res = fit_cox(frame, ["latent"], strata=["design"], cluster_col="fact_id", ph_test=False)
+    direct = CoxPHFitter(strata=["design"]).fit(frame, "duration", "event", cluster_col="fact_id").summary
+    assert res.converged and res.ph_p == {} and np.isnan(res.ph_global_p)
+    assert res.fitter.params_["latent"] == pytest.approx(direct.loc["latent", "coef"], rel=1e-6)
+    assert res.fitter.summary.loc["latent", "se(coef)"] == pytest.approx(direct.loc["latent", "se(coef)"], rel=1e-6)
+
+
+@pytest.mark.parametrize("penalizer", [0.0, 0.1])  # penalized, lifelines converges quietly to a finite HR
+def test_a_joint_fit_on_a_separating_covariate_is_not_converged_with_the_reason(stacked, penalizer):
+    separated = stacked.assign(latent=stacked["event"])  # every event has latent = 1, every censored row 0
+    table = joint_cox(separated, "acquisition", covariates=["latent"], factors=["design"], strata=[],
+                      cluster_by_fact=True, settings=settings(penalizer=penalizer))
+    assert set(table["model"]) == {"joint", "condition"}
+    assert not table["converged"].astype(bool).any()
+    assert table["hr"].isna().all() and table["hr_lower_95"].isna().all()
+    assert table["note"].str.startswith("not converged: ").all()
+    assert table["note"].str.contains("complete separation: no events when latent=0", regex=False).all()
+    assert not table["note"].str.contains("step").any()  # the reason, not the history of the attempts
+
+
+def test_a_joint_fit_kept_after_a_failed_step_says_so_without_the_history(stacked, monkeypatch, caplog):
+    import logging
+
+    from lifelines import CoxPHFitter
+    from lifelines.exceptions import ConvergenceError
+
+    fit = CoxPHFitter.fit
+
+    def default_step_fails(self, *args, fit_options=None, **kw):
+        if not fit_options:  # the default Newton step: fail, as a diverging fit does
+            raise ConvergenceError("Convergence halted due to matrix inversion problems")
+        return fit(self, *args, fit_options=fit_options, **kw)
+
+    monkeypatch.setattr(CoxPHFitter, "fit", default_step_fails)
+    with caplog.at_level(logging.INFO, logger="factsurv"):
+        table = joint_cox(stacked, "acquisition", covariates=["latent"], factors=["design"], strata=[],
+                          cluster_by_fact=True, settings=settings(step_size=None, retry_step_sizes=[0.1, 0.02]))
+    assert table["converged"].astype(bool).all() and table["hr"].notna().all()
+    assert table["note"].str.startswith("kept fit: step_size=0.1").all(), table["note"].tolist()
+    assert not table["note"].str.contains("ConvergenceError|matrix inversion").any()
+    assert "after: default step: fit failed: ConvergenceError" in caplog.text  # the attempts are in the log

@@ -7,11 +7,17 @@ every one of its covariates (complete cases), and its transforms (log1p, z-score
 those facts. Each row's ``n_missing`` is the number of facts at risk that lack that covariate; the
 model's rows carry a note with how many facts it left out and why, and the log a warning.
 
-A fit is accepted only if lifelines raised no error and gave no convergence warning, every estimate
-and interval is finite, no |coef| exceeds ``max_abs_coef`` and no binary covariate level is free of
-events (complete separation: the maximum-likelihood HR is 0 or ∞). A fit that fails is retried with
-smaller Newton steps; if every attempt fails, its rows say ``converged=False`` with the reason in
-``warning`` and no estimates — never a number that looks like a result.
+Convergence rules (one set, :func:`fit_cox`, for the per-run models and the joint models of
+:mod:`factsurv.analysis.joint`; the discrete-time model applies the same checks on its estimates,
+:func:`estimate_problems`). An attempt fails if lifelines raises an error, warns that it failed to
+converge, that the log-likelihood is suspiciously close to 0 or that norm(delta) is still high, if
+an estimate or a 95% bound is not finite, if a |coef| exceeds ``max_abs_coef``, or if a binary
+design column has a level without events (complete separation: the maximum-likelihood HR is 0 or
+∞). A failed attempt is retried with the smaller Newton steps of ``retry_step_sizes`` (not after a
+separation: that is a property of the data). The first attempt that passes is kept, with the note
+``kept fit: step_size=… (…; see the job log)`` when larger steps failed before it (the attempts go
+to the log); its other lifelines warnings become notes. If every attempt fails, the model's rows
+say ``converged=False`` with the reason and no estimates — never a number that looks like a result.
 """
 
 from __future__ import annotations
@@ -61,15 +67,28 @@ class CoxSettings:
 
 @dataclass
 class FitResult:
-    """One fitted (or failed) model."""
+    """One fitted (or failed) model of :func:`fit_cox`."""
 
     converged: bool
     summary: pd.DataFrame | None  # index = design columns; coef, se, p, ...
     ph_p: dict[str, float] = field(default_factory=dict)
     ph_global_p: float = float("nan")
-    problems: list[str] = field(default_factory=list)  # why the accepted attempt is not trusted
-    notes: list[str] = field(default_factory=list)  # non-fatal warnings, retries
+    problems: list[str] = field(default_factory=list)  # why it is not trusted; one entry per attempt when all failed
+    notes: list[str] = field(default_factory=list)  # non-fatal warnings, the kept fit
     step_size: float | None = None
+    fitter: Any = None  # the lifelines CoxPHFitter of the attempt returned (None when its fit raised)
+    attempts: list[tuple[str, list[str]]] = field(default_factory=list)  # failed attempts: (step, problems)
+
+    def reason(self) -> str:
+        """Why a failed fit is not trusted, for a table's note: the problems of its last attempt
+        and how many step sizes were tried ('' for a converged fit)."""
+        if self.converged or not self.attempts:
+            return ""
+        label, last = self.attempts[-1]
+        text = "; ".join(last)
+        if len(self.attempts) > 1:
+            text += f" (with {label}, the last of {len(self.attempts)} step sizes tried; see the job log)"
+        return text
 
 
 def _short(msg: str) -> str:
@@ -90,9 +109,27 @@ def separation_problems(data: pd.DataFrame, columns: Sequence[str], event_col: s
             sel = data[col] == lv
             if events[sel].sum() == 0:
                 out.append(
-                    f"complete separation: no events when {col}={lv:.4g} ({int(sel.sum())} facts), "
+                    f"complete separation: no events when {col}={lv:.4g} ({int(sel.sum())} at risk), "
                     f"all {int(events.sum())} events at the other value (the HR estimate would run to 0 or infinity)"
                 )
+    return out
+
+
+def estimate_problems(
+    names: Sequence[str], coef: Sequence[float], lower: Sequence[float], upper: Sequence[float], max_abs_coef: float
+) -> list[str]:
+    """The checks on a model's estimates (log HRs with their 95% bounds): non-finite values, and
+    |coef| > ``max_abs_coef`` (divergence or separation, not a result). Empty when they pass."""
+    b = np.asarray(coef, dtype=float)
+    lo = np.asarray(lower, dtype=float)
+    hi = np.asarray(upper, dtype=float)
+    out = []
+    bad = [str(n) for n, ok in zip(names, np.isfinite(b) & np.isfinite(lo) & np.isfinite(hi)) if not ok]
+    if bad:
+        out.append(f"non-finite estimate or confidence interval (diverged): {', '.join(bad)}")
+    big = [f"{n}={v:.1f}" for n, v in zip(names, b) if np.isfinite(v) and abs(v) > max_abs_coef]
+    if big:
+        out.append(f"|coef| > {max_abs_coef:g} (HR beyond e^{max_abs_coef:g}): {', '.join(big)}")
     return out
 
 
@@ -106,51 +143,57 @@ def fit_cox(
     max_abs_coef: float = 10.0,
     duration_col: str = "duration",
     event_col: str = "event",
+    strata: Sequence[str] = (),
+    cluster_col: str | None = None,
+    ph_test: bool = True,
 ) -> FitResult:
-    """Fit a Cox model of ``event``/``duration`` on ``columns`` of ``data`` with convergence checks."""
+    """Fit a Cox model of ``event``/``duration`` on ``columns`` of ``data`` under the convergence
+    rules of the module docstring. ``strata``: columns that stratify the baseline hazard;
+    ``cluster_col``: column of the clusters of cluster-robust standard errors; ``ph_test``: run the
+    proportional-hazards tests on the kept fit."""
     from lifelines import CoxPHFitter
     from lifelines.statistics import proportional_hazard_test
 
     frame = data[[duration_col, event_col, *columns]].astype(float)
+    for col in [*strata, *([cluster_col] if cluster_col else [])]:
+        frame[col] = data[col]
     sep = separation_problems(frame, columns, event_col)
     attempts: list[float | None] = [step_size, *[s for s in retry_step_sizes if s != step_size]]
-    history: list[str] = []
+    failed: list[tuple[str, list[str]]] = []
     last: FitResult | None = None
     for step in attempts:
         label = "default step" if step is None else f"step_size={step:g}"
         problems: list[str] = []
         notes: list[str] = []
         summary = None
-        cph = CoxPHFitter(penalizer=penalizer)
+        cph: Any = CoxPHFitter(penalizer=penalizer, strata=list(strata) or None)
         opts = {} if step is None else {"step_size": float(step)}
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                cph.fit(frame, duration_col=duration_col, event_col=event_col, fit_options=opts)
+                cph.fit(frame, duration_col=duration_col, event_col=event_col, cluster_col=cluster_col,
+                        fit_options=opts)
                 summary = cph.summary
             except Exception as exc:  # lifelines raises ConvergenceError, LinAlgError, ValueError…
                 problems.append(f"fit failed: {type(exc).__name__}: {_short(exc)}")
+                cph = None
         for w in caught:
             text = _short(w.message)
             if w.category.__name__ == "ConvergenceWarning":
                 fatal = "failed to converge" in text or "suspiciously close to 0" in text or "still high" in text
                 (problems if fatal else notes).append(f"lifelines: {text}")
         if summary is not None:
-            coef = summary["coef"].to_numpy(dtype=float)
-            lo = summary["coef lower 95%"].to_numpy(dtype=float)
-            hi = summary["coef upper 95%"].to_numpy(dtype=float)
-            if not (np.isfinite(coef).all() and np.isfinite(lo).all() and np.isfinite(hi).all()):
-                problems.append("non-finite estimate or confidence interval (diverged)")
-            big = [f"{c}={v:.1f}" for c, v in zip(summary.index, coef) if abs(v) > max_abs_coef]
-            if big:
-                problems.append(f"|coef| > {max_abs_coef:g} (HR beyond e^{max_abs_coef:g}): {', '.join(big)}")
+            problems += estimate_problems(summary.index, summary["coef"], summary["coef lower 95%"],
+                                          summary["coef upper 95%"], max_abs_coef)
         problems += sep
-        last = FitResult(converged=not problems, summary=summary, problems=problems, notes=notes, step_size=step)
+        last = FitResult(converged=not problems, summary=summary, problems=problems, notes=notes, step_size=step,
+                         fitter=cph)
         if not problems:
-            if history:
-                log.info("Cox [%s]: kept the fit with %s after: %s", ", ".join(columns), label, "; ".join(history))
+            if failed:
+                history = "; ".join(f"{lb}: " + "; ".join(pr) for lb, pr in failed)
+                log.info("Cox [%s]: kept the fit with %s after: %s", ", ".join(columns), label, history)
                 last.notes.insert(0, f"kept fit: {label} (the larger steps failed the convergence checks; see the job log)")
-            if len(columns):
+            if ph_test and len(columns):
                 try:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
@@ -160,11 +203,12 @@ def fit_cox(
                 except Exception as exc:
                     last.notes.append(f"PH test failed: {type(exc).__name__}: {_short(exc)}")
             return last
-        history.append(f"{label}: " + "; ".join(problems))
+        failed.append((label, problems))
         if sep:  # separation is a property of the data: smaller steps cannot help
             break
     assert last is not None
-    last.problems = history
+    last.problems = [f"{lb}: " + "; ".join(pr) for lb, pr in failed]
+    last.attempts = failed
     return last
 
 

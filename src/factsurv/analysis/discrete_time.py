@@ -10,7 +10,9 @@ rows are left out, with a note.
 
 The designs are the Cox models' (:func:`factsurv.analysis.cox.build_design`: same missing-value
 rule — complete cases, ``n_missing`` per row —, transforms, drops and events-per-parameter rule;
-the penalizer is not used). For covariates whose Cox
+the penalizer is not used). Its estimates pass the Cox models' checks
+(:func:`factsurv.analysis.cox.estimate_problems` on the coefficients and their Wald 95% bounds)
+besides statsmodels' own warnings. For covariates whose Cox
 proportional-hazards test is flagged, a further model lets their effect vary with time:
 covariate × log(epoch) (``log_time``) or one effect per epoch band (``bands``).
 
@@ -34,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from factsurv.analysis.cox import CoxSettings, Design, build_design
+from factsurv.analysis.cox import CoxSettings, Design, build_design, estimate_problems
 from factsurv.tables import CLOGLOG_COLUMNS, EXPOSURE_SO_FAR
 
 log = logging.getLogger("factsurv")
@@ -186,17 +188,18 @@ def fit_cloglog(
     if res is not None and not getattr(res, "converged", True):
         problems.append("IRLS did not converge")
     rows = []
+    estimates: list[tuple[str, float, float, float]] = []  # (covariate, coef, lower, upper)
     for label, col in labels:
         row: dict[str, Any] = {"covariate": label, "transform": transforms.get(label.split("[")[0].split("×")[0], "")}
         if res is not None:
             b, se, p = float(res.params[col]), float(res.bse[col]), float(res.pvalues[col])
             row.update(coef=b, se_robust=se, hr=float(np.exp(b)), hr_lower_95=float(np.exp(b - Z95 * se)),
                        hr_upper_95=float(np.exp(b + Z95 * se)), p=p)
-            if not (np.isfinite(b) and np.isfinite(se)):
-                problems.append(f"non-finite estimate for {label}")
-            elif abs(b) > max_abs_coef:
-                problems.append(f"|coef| > {max_abs_coef:g} for {label}")
+            estimates.append((label, b, b - Z95 * se, b + Z95 * se))
         rows.append(row)
+    if estimates:
+        names, coef, lower, upper = zip(*estimates)
+        problems += estimate_problems(names, coef, lower, upper, max_abs_coef)
     for r in rows:
         r["n_person_epochs"] = int(len(y))
         r["_notes"] = notes

@@ -6,7 +6,10 @@
   (transformed as in ``analysis.cox``), the grid factors as indicators against their first level,
   ``strata`` as configured, and **cluster-robust standard errors by fact** (lifelines
   ``cluster_col``): the same fact appears in every run, so its rows are not independent. Next to it,
-  HR(latent) per condition (model x design; the seeds pooled, clustered by fact again).
+  HR(latent) per condition (model x design; the seeds pooled, clustered by fact again). Each is a
+  :func:`factsurv.analysis.cox.fit_cox` fit under the per-run convergence rules (separation and
+  non-finite intervals included): a fit that fails them gives rows with ``converged`` False and the
+  reason in ``note``.
 - :func:`acquisition_curves`: cumulative share acquired by epoch per condition, with the band across
   seeds; :func:`degradation_by_design`: degradation of seen vs unseen facts per design.
 """
@@ -14,14 +17,14 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from factsurv.analysis.cox import CoxSettings, complete_cases, prepare_covariate, source_covariate
+from factsurv.analysis.cox import (CoxSettings, FitResult, complete_cases, fit_cox, prepare_covariate,
+                                   source_covariate)
 from factsurv.tables import CURVE_COLUMNS, DEGRADATION_COLUMNS, JOINT_COX_COLUMNS, RUN_COLUMNS
 
 log = logging.getLogger("factsurv")
@@ -109,57 +112,47 @@ def fit_clustered(
     strata: Sequence[str] = (),
     cluster: bool = True,
     settings: CoxSettings,
-) -> tuple[Any | None, list[str]]:
-    """lifelines' CoxPHFitter on ``frame`` (fact_id the cluster column when ``cluster``), with the
-    configured step sizes tried in turn; (fitter or None, problems)."""
-    from lifelines import CoxPHFitter
-
-    data = frame[["duration", "event", *columns, *strata, *(["fact_id"] if cluster else [])]]
-    problems: list[str] = []
-    steps = [settings.step_size, *[s for s in settings.retry_step_sizes if s != settings.step_size]]
-    for step in steps:
-        cph = CoxPHFitter(penalizer=settings.penalizer, strata=list(strata) or None)
-        opts = {} if step is None else {"step_size": float(step)}
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                cph.fit(data, "duration", "event", cluster_col="fact_id" if cluster else None, fit_options=opts)
-            except Exception as exc:  # ConvergenceError, LinAlgError, ...
-                problems.append(f"step {step}: {type(exc).__name__}: {' '.join(str(exc).split())[:160]}")
-                continue
-        fatal = [str(w.message) for w in caught if w.category.__name__ == "ConvergenceWarning"
-                 and ("failed to converge" in str(w.message) or "still high" in str(w.message))]
-        coef = cph.params_.to_numpy(dtype=float)
-        if fatal or not np.isfinite(coef).all() or (np.abs(coef) > settings.max_abs_coef).any():
-            problems.append(f"step {step}: " + ("; ".join(fatal)[:160] or "diverged (non-finite or huge coefficient)"))
-            continue
-        return cph, problems
-    return None, problems
+) -> FitResult:
+    """:func:`factsurv.analysis.cox.fit_cox` of a joint model on ``frame``: ``strata``, fact_id the
+    cluster column when ``cluster``, the configured step sizes, penalizer and ``max_abs_coef``, no
+    PH test. A failed fit's attempts go to the log."""
+    res = fit_cox(frame, columns, step_size=settings.step_size, retry_step_sizes=settings.retry_step_sizes,
+                  penalizer=settings.penalizer, max_abs_coef=settings.max_abs_coef, strata=strata,
+                  cluster_col="fact_id" if cluster else None, ph_test=False)
+    if not res.converged:
+        log.warning("joint model [%s]: NOT CONVERGED: %s", ", ".join(columns), " | ".join(res.problems))
+    elif res.notes:
+        log.warning("joint model [%s]: %s", ", ".join(columns), " | ".join(res.notes))
+    return res
 
 
-def _rows(kind: str, model: str, condition: str, frame: pd.DataFrame, columns: Sequence[str], cph: Any,
-          problems: list[str], strata: Sequence[str], cluster: bool, transforms: Mapping[str, str],
-          notes: Sequence[str], n_runs: int, missing: Mapping[str, int]) -> list[dict[str, Any]]:
+def _rows(kind: str, model: str, condition: str, frame: pd.DataFrame, columns: Sequence[str], res: FitResult | None,
+          strata: Sequence[str], cluster: bool, transforms: Mapping[str, str], notes: Sequence[str], n_runs: int,
+          missing: Mapping[str, int]) -> list[dict[str, Any]]:
     base = {
         "kind": kind, "model": model, "condition": condition, "n": len(frame), "n_events": int(frame["event"].sum()),
         "n_runs": n_runs, "n_facts": int(frame["fact_id"].nunique()), "strata": ",".join(strata),
         "se_type": "robust (cluster: fact)" if cluster else "model",
     }
-    note = "; ".join([*notes, *problems])
+
     def n_missing(column: str) -> int:
         return int(missing.get(source_covariate(column), 0))
 
-    if cph is None:
+    if res is None or not res.converged or res.summary is None:
+        why = [] if res is None else ["not converged: " + res.reason()]
+        note = "; ".join([*why, *notes]) or "not fitted"
         return [{**base, "covariate": c, "n_missing": n_missing(c), "converged": False,
-                 "transform": transforms.get(c, ""), "note": note or "not fitted"} for c in (columns or ["(none)"])]
-    s = cph.summary
+                 "transform": transforms.get(c, ""), "note": note} for c in (columns or ["(none)"])]
+    s = res.summary
+    note = "; ".join([*res.notes, *notes])
     out = []
     for c in columns:
         r = s.loc[c]
         out.append({
-            **base, "covariate": c, "n_missing": n_missing(c), "coef": float(r["coef"]), "se": float(r["se(coef)"]), "hr": float(r["exp(coef)"]),
-            "hr_lower_95": float(r["exp(coef) lower 95%"]), "hr_upper_95": float(r["exp(coef) upper 95%"]),
-            "p": float(r["p"]), "transform": transforms.get(c, ""), "converged": True, "note": note,
+            **base, "covariate": c, "n_missing": n_missing(c), "coef": float(r["coef"]), "se": float(r["se(coef)"]),
+            "hr": float(r["exp(coef)"]), "hr_lower_95": float(r["exp(coef) lower 95%"]),
+            "hr_upper_95": float(r["exp(coef) upper 95%"]), "p": float(r["p"]), "transform": transforms.get(c, ""),
+            "converged": True, "note": note,
         })
     return out
 
@@ -183,10 +176,10 @@ def joint_cox(
     n_runs = int(events["run"].nunique()) if len(events) else 0
     if frame["event"].sum() == 0 or not columns:
         notes.append("no events" if frame["event"].sum() == 0 else "no covariates with variation")
-        cph, problems = None, []
+        res = None
     else:
-        cph, problems = fit_clustered(frame, columns, strata=strata_cols, cluster=cluster_by_fact, settings=settings)
-    rows += _rows(kind, "joint", "all", frame, columns, cph, problems, strata, cluster_by_fact, transforms, notes, n_runs,
+        res = fit_clustered(frame, columns, strata=strata_cols, cluster=cluster_by_fact, settings=settings)
+    rows += _rows(kind, "joint", "all", frame, columns, res, strata, cluster_by_fact, transforms, notes, n_runs,
                   missing)
     if "latent" in covariates:
         for (model, design), sub in events.groupby(["model", "design"], sort=False):
@@ -194,10 +187,10 @@ def joint_cox(
             nn = [n for n in nn if not n.startswith("stratum_")]
             if f["event"].sum() == 0 or not cols:
                 nn.append("no events" if f["event"].sum() == 0 else "latent has no variation")
-                c, pr = None, []
+                c = None
             else:
-                c, pr = fit_clustered(f, cols, cluster=cluster_by_fact, settings=settings)
-            rows += _rows(kind, "condition", f"{model}/{design}", f, ["latent"], c, pr, [], cluster_by_fact, tr, nn,
+                c = fit_clustered(f, cols, cluster=cluster_by_fact, settings=settings)
+            rows += _rows(kind, "condition", f"{model}/{design}", f, ["latent"], c, [], cluster_by_fact, tr, nn,
                           int(sub["run"].nunique()), miss)
     return pd.DataFrame(rows).reindex(columns=JOINT_COX_COLUMNS)
 
