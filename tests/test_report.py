@@ -60,3 +60,12 @@ def test_links_to_the_figures_by_category(report):
     _, _, page = report
     for category in ("Survival curves", "Hazard ratios", "Learning dynamics"):
         assert re.search(rf"<a class=\"reference external\" href=\"javascript:app.showCategory\('{category.replace(' ', '%20')}'\)\">{category}</a>", page), category
+
+
+def test_the_stylesheet_puts_the_tables_at_full_width_and_the_graph_below(report):
+    """profiles/default sets report-stylesheet: Snakemake embeds it; without it the landing page
+    squeezes the headline tables beside a job graph taller than the screen."""
+    _, html, _ = report
+    css = (REPO / "workflow/report/stylesheet.css").read_text()
+    assert "flex-wrap: wrap" in css and ".prose.prose-sm.max-w-lg { max-width: 64rem; }" in css
+    assert ".prose.prose-sm.max-w-lg { max-width: 64rem; }" in html
