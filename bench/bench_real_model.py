@@ -202,7 +202,7 @@ def speed(model_dir: Path, facts_path: Path, n_train: int, n_eval: int, k: int, 
     from transformers import Trainer, TrainingArguments
 
     def ours() -> dict[str, Any]:
-        recipe = EpochRecipe(spec, train, settings, prompt, plan=plan)
+        recipe = EpochRecipe(spec, train, settings, prompt, train_plan=plan)
         recipe.setup(None)
         stats = recipe.run_epoch(1)
         ours.examples, ours.tokenizer = recipe.epoch_examples(1), recipe.tokenizer

@@ -15,7 +15,7 @@ from factsurv.analysis.dynamics import group_dynamics
 from factsurv.analysis.events import build_events, event_times
 from factsurv.analysis.inputs import load_evals
 from factsurv.analysis.km import km_tables
-from factsurv.analysis.summary import summary_table, wilson
+from factsurv.analysis.summary import SummaryInputs, summary_table, wilson
 from support.synthetic_study import simulate_study
 from factsurv.analysis.trajectories import build_trajectories, trajectories_from_files
 from factsurv.io import InputError, read_tsv, write_tsv
@@ -25,7 +25,7 @@ ANALYSIS_DEFAULTS = section_defaults("analysis")
 
 def cox_settings(**over) -> CoxSettings:
     """The schema's analysis.cox defaults with ``over`` on top."""
-    return CoxSettings.from_config({**ANALYSIS_DEFAULTS["cox"], **over})
+    return CoxSettings.from_params({**ANALYSIS_DEFAULTS["cox"], **over})
 
 
 SMALL = {"hpo": {"train": 60, "heldout": 0}, "go": {"train": 30, "heldout": 30}}
@@ -227,7 +227,7 @@ def test_summary_headline_numbers_match_inputs():
     cox, _ = cox_table(events["acquisition"], cox_settings(covariates=["latent"]))
     lr = {k: km_tables(v, ["seen" if k == "degradation" else "latent"])[1] for k, v in events.items()}
     from factsurv.analysis.dynamics import dynamics_table
-    s = summary_table(traj, events, cox, lr, dynamics_table(events), demo=True)
+    s = summary_table(SummaryInputs(traj, events, cox, lr, dynamics_table(events), demo=True))
     base = s[(s["metric"] == "baseline_greedy_recall") & (s["group"] == "hpo/train")].iloc[0]
     hpo0 = traj[(traj["ontology"] == "hpo") & (traj["epoch"] == 0)]["correct"].mean()
     assert base["value"] == pytest.approx(hpo0)
@@ -244,6 +244,102 @@ def test_summary_headline_numbers_match_inputs():
     assert "unseen" not in set(s.loc[s["metric"] == "degradation_share", "group"])
     pooled = s[(s["metric"] == "degradation_share") & (s["group"] == "pooled")].iloc[0]
     assert "hpo" in pooled["note"] and np.isnan(pooled["value"])
+
+
+def _every_summary_input() -> SummaryInputs:
+    """Every table the summary rule reads, from a synthetic study whose answers flicker (so that the
+    stable_epochs definitions and forgetting differ), with confidences, losses and control items."""
+    from factsurv.analysis.discrete_time import DiscreteTimeSettings, cloglog_table
+    from factsurv.analysis.dynamics import dynamics_table
+    from factsurv.analysis.epoch_sets import epoch_sets
+    from factsurv.analysis.forgetting import forgetting_curves, forgetting_table
+    from factsurv.analysis.multiple_testing import qvalue_table
+
+    st = simulate_study(counts={"hpo": {"train": 120, "heldout": 0}, "go": {"train": 80, "heldout": 60}},
+                        epochs=6, seed=21)
+    evals = pd.concat(st.evals.values())
+    traj = build_trajectories(st.facts, st.literature, st.baseline, evals)
+    rng = np.random.default_rng(3)
+    flip = (traj["epoch"] > 0) & (rng.random(len(traj)) < 0.08)
+    traj.loc[flip, "correct"] = 1 - traj.loc[flip, "correct"]
+    sel = {"acquisition": {"splits": ["train"]}, "generalization": {"splits": ["heldout"], "ontologies": ["go"]},
+           "degradation": {"splits": ["train", "heldout"]}}
+    events = {k: build_events(traj, k, splits=v["splits"], ontologies=v.get("ontologies")) for k, v in sel.items()}
+    cs = cox_settings(covariates=["latent", "depth"])
+    cox = {"acquisition": cox_table(events["acquisition"], cs)[0],
+           "generalization": cox_table(events["generalization"], cs)[0],
+           "degradation": cox_table(events["degradation"], cox_settings(covariates=["seen", "depth"]))[0]}
+    dt = DiscreteTimeSettings.from_params(dict(ANALYSIS_DEFAULTS["discrete_time"]))
+    conf = evals.assign(answer_tokens=rng.integers(1, 5, len(evals)))
+    conf["answer_logprob"] = -rng.exponential(0.8, len(conf)) * conf["answer_tokens"]
+    control = pd.DataFrame([{"kind": k, "epoch": e, "n": 40, "correct": c, "accuracy": c / 40,
+                             "lower_95": c / 40 - 0.1, "upper_95": c / 40 + 0.1, "chance": chance}
+                            for k, chance in (("arithmetic", 0.0), ("multiple_choice", 0.25))
+                            for e, c in zip(range(7), rng.integers(5, 35, 7))])
+    forgetting = forgetting_table(traj, sel, [1, 2])
+    return SummaryInputs(
+        trajectories=traj, events=events, cox_acquisition=cox["acquisition"],
+        logrank={k: km_tables(v, ["seen" if k == "degradation" else "latent"])[1] for k, v in events.items()},
+        dynamics=dynamics_table(events, bootstrap=20, seed=1), cox=cox, qvalues=qvalue_table(cox),
+        cloglog=cloglog_table(events["acquisition"], cs, dt, cox=cox["acquisition"])[0],
+        epoch_sets=epoch_sets(traj, conf, 0.5, {e: 2.0 / (1 + e) + 0.01 * e for e in range(7)}),
+        control=control, forgetting=forgetting, forgetting_curves=forgetting_curves(forgetting, 6),
+        demo=True, selection=sel, compare_stable_epochs=[1, 2, 3, 9], cox_settings=cs)
+
+
+def test_summary_of_every_input_has_its_blocks_in_order_with_the_inputs_values():
+    inputs = _every_summary_input()
+    s = summary_table(inputs)
+    assert list(s.columns) == ["metric", "group", "value", "lower_95", "upper_95", "p", "note", "q", "ph_p", "flag"]
+    blocks = list(dict.fromkeys(s["metric"]))  # each metric's first row, in table order
+    assert blocks == [
+        "model", "epochs", "baseline_greedy_recall", "final_recall", "latent_share", "latent_share_of_wrong",
+        "hr_latent_acquisition", "hr_latent_acquisition_cloglog", "hr_seen_degradation", "generalization_share",
+        "degradation_share", "logrank_acquisition", "logrank_generalization", "logrank_degradation",
+        "peak_share_new", "peak_epoch", "convergence_epoch", "rmst", "median_time",
+        "acquisition_share_by_definition", "hr_latent_acquisition_by_definition",
+        "generalization_share_by_definition", "hr_latent_generalization_by_definition",
+        "train_loss", "forgotten_per_epoch", "relearned_per_epoch", "best_epoch", "confident_error_share",
+        "control_accuracy", "forgetting_share", "median_time_to_forgetting"]
+    by = s.set_index(["metric", "group"])
+    # recall, shares: per ontology/split, the four rows of one group together
+    assert list(s.loc[2:5, "group"]) == ["go/heldout"] * 4
+    traj = inputs.trajectories
+    last = traj[(traj["epoch"] == 6) & (traj["ontology"] == "hpo")]
+    assert by.loc[("final_recall", "hpo/train"), "value"] == pytest.approx(last["correct"].mean())
+    assert by.loc[("final_recall", "hpo/train"), "note"] == f"{int(last['correct'].sum())}/{len(last)}; epoch 6"
+    for model in ("univariable", "multivariable"):
+        cl = _get(inputs.cloglog, model, "latent")
+        assert by.loc[("hr_latent_acquisition_cloglog", model), "value"] == pytest.approx(cl["hr"])
+        q = inputs.qvalues.set_index(["kind", "model", "covariate"]).loc[("degradation", model, "seen"), "q"]
+        assert by.loc[("hr_seen_degradation", model), "q"] == pytest.approx(q)
+        hr = by.loc[("hr_latent_acquisition", model)]
+        assert hr["value"] == pytest.approx(_get(inputs.cox_acquisition, model, "latent")["hr"])
+        assert hr["note"].startswith("n=") and hr["flag"] != "not converged" and np.isfinite(hr["ph_p"])
+    # a stable_epochs m longer than the run is one NA row; longer runs of correct answers are rarer
+    assert by.loc[("acquisition_share_by_definition", "m=9"), "note"] == "run has only 6 epochs"
+    shares = [by.loc[("acquisition_share_by_definition", f"all/m={m}"), "value"] for m in (1, 2, 3)]
+    assert shares == sorted(shares, reverse=True) and shares[0] > shares[2]
+    sets = inputs.epoch_sets
+    assert by.loc[("train_loss", "final epoch"), "value"] == pytest.approx(2.0 / 7 + 0.06)
+    held = sets[sets["split"] == "heldout"].set_index("epoch")
+    assert by.loc[("confident_error_share", "heldout/epoch 6"), "value"] == pytest.approx(
+        held.loc[6, "confident_errors"] / held.loc[6, "n"])
+    assert by.loc[("forgotten_per_epoch", "train"), "value"] == pytest.approx(
+        sets[(sets["split"] == "train") & (sets["epoch"] >= 1)]["forgotten"].mean())
+    arith = inputs.control[inputs.control["kind"] == "arithmetic"]
+    assert by.loc[("control_accuracy", "arithmetic/lowest"), "value"] == arith["accuracy"].min()
+    assert by.loc[("control_accuracy", "arithmetic/epoch 0"), "note"].endswith("base model; chance 0")
+    f = inputs.forgetting
+    one = f[(f["kind"] == "acquisition") & (f["m"] == 1)]
+    assert by.loc[("forgetting_share", "acquisition/m=1"), "value"] == pytest.approx(one["event"].mean())
+    # without the optional tables, those rows are absent and the rest is the same table
+    plain = summary_table(SummaryInputs(inputs.trajectories, inputs.events, inputs.cox_acquisition, inputs.logrank,
+                                        inputs.dynamics, demo=True))
+    assert set(plain["metric"]) < set(s["metric"]) and "control_accuracy" not in set(plain["metric"])
+    kept = s[s["metric"].isin(set(plain["metric"]) - {"hr_latent_acquisition"})]
+    pd.testing.assert_frame_equal(
+        kept.reset_index(drop=True), plain[plain["metric"] != "hr_latent_acquisition"].reset_index(drop=True))
 
 
 # --- bad inputs ---------------------------------------------------------------------------------
@@ -350,7 +446,7 @@ def test_collinear_covariate_is_dropped_with_a_note():
     assert np.isfinite(uni.loc["term_frequency", "hr"])  # alone it is fine
 
 
-# --- statistical rigour (issue 14) --------------------------------------------------------------
+# --- statistical rigour: cloglog beside Cox, PH tests, q-values, EPV, VIF -----------------------
 
 from factsurv.analysis.cox import global_ph_test, variance_inflation  # noqa: E402
 from factsurv.analysis.discrete_time import DiscreteTimeSettings, cloglog_table, person_epochs  # noqa: E402
@@ -366,7 +462,7 @@ def _acquisition(seed: int, counts=None, **kw) -> pd.DataFrame:
 
 
 def _dt(**over) -> DiscreteTimeSettings:
-    return DiscreteTimeSettings.from_config({**ANALYSIS_DEFAULTS["discrete_time"], **over})
+    return DiscreteTimeSettings.from_params({**ANALYSIS_DEFAULTS["discrete_time"], **over})
 
 
 def _get(table, model, covariate):
@@ -511,7 +607,7 @@ def test_bootstrap_ci_of_the_peak_epoch_covers_the_planted_peak_and_is_seeded():
     assert not other["rmst_lower_95"].equals(dyn["rmst_lower_95"])  # the seed matters
 
 
-# --- exposure as a time-varying covariate (issue 11) --------------------------------------------
+# --- exposure as a time-varying covariate ------------------------------------------------------
 
 from factsurv.analysis.discrete_time import exposure_constant, exposure_matrix  # noqa: E402
 

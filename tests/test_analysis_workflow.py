@@ -24,7 +24,7 @@ ANALYSIS_RULES = [
     "trajectories", "events", "cox", "discrete_time", "km", "dynamics", "summary", "epoch_sets", "forgetting",
     "figures",  # every figure of the run in one job
 ]
-KINDS = ("acquisition", "generalization", "degradation")
+EVENT_KINDS = ("acquisition", "generalization", "degradation")
 COUNTS = {"hpo": {"train": 300, "heldout": 0}, "go": {"train": 150, "heldout": 150}}  # = the test config
 EPOCHS = 10  # = runs.syn.epochs of the test config
 
@@ -56,7 +56,8 @@ def test_workflow_recovers_known_hazard_ratio(tmp_path):
     study.write(wd, "syn")
     write_checkpoint_stubs(wd)
     targets = ["results/syn/analysis/summary.tsv"]
-    targets += [f"results/syn/figures/{f}_{k}.{x}" for f in ("km", "forest") for k in KINDS for x in ("svg", "png")]
+    targets += [f"results/syn/figures/{f}_{k}.{x}" for f in ("km", "forest") for k in EVENT_KINDS
+                for x in ("svg", "png")]
     targets += [f"results/syn/figures/{f}.{x}" for f in ("acquisition_rate", "accuracy", "forgetting")
                 for x in ("svg", "png")]
     run_analysis(wd, targets)
@@ -77,7 +78,7 @@ def test_workflow_recovers_known_hazard_ratio(tmp_path):
     assert deg["group_var"] == "seen" and deg["p"] < 0.05  # unseen facts degrade 3x faster
     events = read_tsv(wd / "results/syn/analysis/events_generalization.tsv")
     assert set(events["split"]) == {"heldout"} and set(events["ontology"]) == {"go"}
-    # issue 14: the new columns and files
+    # q-values, PH test p and flags on the HR rows; cloglog, dynamics intervals, stable_epochs definitions
     assert {"q", "ph_p", "flag"} <= set(summary.columns)
     assert hr["q"] >= hr["p"] and 0 <= hr["ph_p"] <= 1
     cl = summary[(summary["metric"] == "hr_latent_acquisition_cloglog") & (summary["group"] == "multivariable")].iloc[0]
@@ -90,14 +91,14 @@ def test_workflow_recovers_known_hazard_ratio(tmp_path):
     assert {"m=1", "m=2"} <= set(summary.loc[summary["metric"] == "hr_latent_acquisition_by_definition", "group"])
     deg_groups = set(summary.loc[summary["metric"] == "degradation_share", "group"])
     assert deg_groups == {"go/seen", "go/unseen"}  # GO only by default: seen is not confounded with ontology
-    # issue 13: loss vs recall, forgetting, confident errors and time to forgetting, one row each
+    # retention: loss vs recall, forgetting, confident errors and time to forgetting, one row each
     metrics = set(summary["metric"])
     assert {"train_loss", "forgotten_per_epoch", "relearned_per_epoch", "best_epoch", "forgetting_share",
             "median_time_to_forgetting"} <= metrics
     assert "control_accuracy" not in metrics  # control.enabled: false in this config
     assert {"acquisition/m=1", "acquisition/m=2"} <= set(summary.loc[summary["metric"] == "forgetting_share", "group"])
     qv = read_tsv(wd / "results/syn/analysis/qvalues.tsv")
-    assert set(qv["kind"]) == set(KINDS) and (qv["q"] >= qv["p"]).all()
+    assert set(qv["kind"]) == set(EVENT_KINDS) and (qv["q"] >= qv["p"]).all()
     cox = read_tsv(wd / "results/syn/analysis/cox_acquisition.tsv")
     assert {"ph_global_p", "ph_flag", "epv", "vif", "penalizer"} <= set(cox.columns)
     dyn = read_tsv(wd / "results/syn/analysis/dynamics.tsv")

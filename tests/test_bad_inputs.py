@@ -1,4 +1,4 @@
-"""Bad or unusual inputs, as a researcher makes them by mistake (issue 17): each is stopped before
+"""Bad or unusual inputs, as a researcher makes them by mistake: each is stopped before
 any job with a message that names the key or the file, and no file under results/ or resources/
 changes (mtimes and sizes before and after).
 
@@ -75,7 +75,7 @@ def test_reversed_keys_and_integral_floats_plan_nothing(finished):
     path = finished / "reversed.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     assert planned_jobs(finished, TARGET, "--configfile", str(path)) == {}
-    # and the whole workflow plans (epochs: 3.0 used to break range() at DAG build)
+    # and the whole workflow plans (epochs: 3.0 becomes an int: range() at DAG build needs one)
     jobs = planned_jobs(finished, "--configfile", str(path))
     assert jobs["train_epoch"] == 3 and jobs["eval_epoch"] == 3 and jobs["eval_base_model"] == 1
 
@@ -106,7 +106,7 @@ GO_GAF = gzip.decompress((REPO / "tests/data/tiny/go.gaf.gz").read_bytes())
 GO_OBO = (REPO / "tests/data/tiny/go.obo").read_text()
 
 CASES = [
-    # --- the worst cases of the issue
+    # --- the worst cases: a file of the wrong kind, empty or binary
     ("gguf model that is no GGUF file",
      lambda c: c["models"].update(demo={"source": "gguf", "path": "bad/model.gguf"}), {"bad/model.gguf": b"PK\x03\x04zip"},
      None, r"models\.demo\.path: bad/model\.gguf is not a GGUF file \(it begins with b'PK\\x03\\x04'"),

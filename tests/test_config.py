@@ -121,14 +121,60 @@ def test_settings_built_outside_a_run_get_the_schema_defaults():
     assert ts.lora == {**training["lora"], "r": 2}
     ps = ProbeSettings.from_params({"k": 4}, threads=1)
     assert ps.k == 4 and ps.max_new_tokens == section_defaults("definitions.run.probe")["max_new_tokens"]
-    assert PretrainSettings.from_mapping({}).lr == section_defaults("definitions.demo_model.pretrain")["lr"]
-    assert ArchitectureSettings.from_mapping({}).hidden_size == section_defaults("definitions.demo_model.architecture")["hidden_size"]
+    assert PretrainSettings.from_params({}).lr == section_defaults("definitions.demo_model.pretrain")["lr"]
+    architecture = section_defaults("definitions.demo_model.architecture")
+    assert ArchitectureSettings.from_params({}).hidden_size == architecture["hidden_size"]
     prompt = section_defaults("prompt")
     ps = prompts.PromptSettings.from_params({}, {"hpo": "HPO"})
     assert (ps.user, ps.plain, ps.chat_template) == (prompt["user"], prompt["plain"], prompt["chat_template"])
     # the prompts module's fallbacks for its own functions are the schema's values
     assert (prompts.DEFAULT_USER, prompts.DEFAULT_PLAIN) == (prompt["user"], prompt["plain"])
-    with pytest.raises(Exception, match="unknown"):
+    with pytest.raises(ConfigError, match="unknown"):
         TrainSettings.from_params({"threads": 2}, seed=1, threads=0)
-    with pytest.raises(Exception, match="unknown"):
+    with pytest.raises(ConfigError, match="unknown"):
         ProbeSettings.from_params({"bogus": 1}, threads=0)
+
+
+def _settings_builders():
+    """(name, a call of the class's from_params with one bad key) for every settings class."""
+    from factsurv.analysis.cox import CoxSettings
+    from factsurv.analysis.discrete_time import DiscreteTimeSettings
+    from factsurv.modeling.demo import ArchitectureSettings
+    from factsurv.modeling.demo_corpus import CorpusSettings
+    from factsurv.modeling.demo_pretrain import PretrainSettings
+    from factsurv.modeling.probe import ProbeSettings
+    from factsurv.modeling.train import TrainSettings
+    from factsurv.prompts import PromptSettings
+
+    analysis = section_defaults("analysis")
+    corpus = section_defaults("definitions.demo_model.corpus")
+    return [
+        ("analysis.cox", lambda: CoxSettings.from_params({**analysis["cox"], "bogus": 1})),
+        ("analysis.discrete_time", lambda: DiscreteTimeSettings.from_params({**analysis["discrete_time"], "bogus": 1})),
+        ("prompt", lambda: PromptSettings.from_params({"bogus": 1}, {})),
+        ("probe", lambda: ProbeSettings.from_params({"bogus": 1}, threads=0)),
+        ("training", lambda: TrainSettings.from_params({"bogus": 1}, seed=1, threads=0)),
+        ("demo.architecture", lambda: ArchitectureSettings.from_params({"bogus": 1})),
+        ("demo.corpus", lambda: CorpusSettings.from_params({**corpus, "bogus": 1})),
+        ("demo.pretrain", lambda: PretrainSettings.from_params({"bogus": 1})),
+    ]
+
+
+@pytest.mark.parametrize("section, build", _settings_builders(), ids=[s for s, _ in _settings_builders()])
+def test_every_settings_class_refuses_an_unknown_key_with_one_error_naming_it(section, build):
+    with pytest.raises(ConfigError, match=rf"config error at \S*{section}: unknown key\(s\) \['bogus'\]"):
+        build()
+
+
+def test_settings_refuse_a_missing_key_or_a_bad_value_with_the_same_error():
+    from factsurv.analysis.cox import CoxSettings
+    from factsurv.modeling.demo_pretrain import PretrainSettings
+    from factsurv.modeling.train import TrainSettings
+
+    cox = {k: v for k, v in section_defaults("analysis")["cox"].items() if k != "max_vif"}
+    with pytest.raises(ConfigError, match=r"analysis\.cox: missing key\(s\) \['max_vif'\]"):
+        CoxSettings.from_params(cox)
+    with pytest.raises(ConfigError, match=r"training\.method: 'dora'"):
+        TrainSettings.from_params({"method": "dora"}, seed=1, threads=0)
+    with pytest.raises(ConfigError, match=r"pretrain\.passes: must be > 0"):
+        PretrainSettings.from_params({"passes": 0.0})

@@ -1,4 +1,4 @@
-"""The control probe (issue 13): multiple-choice files, item tables from the config, letter scoring,
+"""The control probe (out-of-domain items): multiple-choice files, item tables from the config, letter scoring,
 the probe on a tiny model, control accuracy, and the confidence of greedy answers on a tiny model."""
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from factsurv import control, prompts
-from factsurv.config import section_defaults
+from factsurv.config import ConfigError, section_defaults
 from factsurv.modeling.demo import ArchitectureSettings, build_base, init_demo_model, train_tokenizer, wrap_tokenizer
 from factsurv.modeling.demo_corpus import (
     CorpusSettings,
@@ -39,7 +39,7 @@ def corpus_settings(arithmetic: int = 0, **overrides: object) -> CorpusSettings:
     no arithmetic documents) unless asked."""
     values = {**CORPUS_DEFAULTS, "contested_share": 0.0, "noisy_share": 0.0, **overrides}
     values["arithmetic"] = {**CORPUS_DEFAULTS["arithmetic"], "documents": arithmetic}
-    return CorpusSettings.from_mapping(values)
+    return CorpusSettings.from_params(values)
 
 
 def make_facts(n: int = 40, seed: int = 0) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
@@ -181,7 +181,7 @@ def test_corpus_needs_every_ontology_name():
 
 
 # ---------------------------------------------------------------- tokenizer and model
-TINY = ArchitectureSettings.from_mapping(
+TINY = ArchitectureSettings.from_params(
     dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, max_position_embeddings=128)
 )
 
@@ -229,9 +229,9 @@ def test_base_model_saves_and_reloads_with_auto_classes(tmp_path, corpus_docs):
 
 def test_architecture_checks_heads():
     with pytest.raises(ValueError, match="multiple"):
-        ArchitectureSettings.from_mapping({"hidden_size": 30, "num_attention_heads": 4})
+        ArchitectureSettings.from_params({"hidden_size": 30, "num_attention_heads": 4})
     with pytest.raises(ValueError, match="unknown"):
-        ArchitectureSettings.from_mapping({"layers": 3})
+        ArchitectureSettings.from_params({"layers": 3})
 
 
 # ---------------------------------------------------------------- pretraining
@@ -260,7 +260,7 @@ def test_pack_blocks_concatenates_whole_documents_and_drops_the_remainder():
 def test_pretrain_lowers_the_loss_and_reports_metrics(corpus_docs):
     tok = wrap_tokenizer(train_tokenizer(corpus_docs, 400))
     model = init_demo_model(tok, TINY, seed=0)
-    settings = PretrainSettings.from_mapping(dict(passes=3, lr=1e-2, block_size=64, batch_size=8, warmup_ratio=0.0))
+    settings = PretrainSettings.from_params(dict(passes=3, lr=1e-2, block_size=64, batch_size=8, warmup_ratio=0.0))
     seen: list[int] = []
     metrics = pretrain(model, tok, corpus_docs, settings, seed=0, progress=False, on_pass_end=lambda p, m: seen.append(p))
     losses = [p["mean_loss"] for p in metrics["passes"]]
@@ -284,9 +284,9 @@ def test_question_documents_are_encoded_as_fine_tuning_and_the_probe_encode_them
 
 def test_pretrain_settings_validate():
     with pytest.raises(ValueError, match="schedule"):
-        PretrainSettings.from_mapping({"schedule": "step"})
+        PretrainSettings.from_params({"schedule": "step"})
     with pytest.raises(ValueError, match="unknown"):
-        PretrainSettings.from_mapping({"epochs": 3})
+        PretrainSettings.from_params({"epochs": 3})
 
 
 @pytest.mark.slow
@@ -300,10 +300,10 @@ def test_pretraining_memorises_frequent_facts():
     docs, _ = build_corpus(facts, terms, NAMES, s)
     tok = wrap_tokenizer(train_tokenizer(docs, 400))
     model = init_demo_model(
-        tok, ArchitectureSettings.from_mapping(
+        tok, ArchitectureSettings.from_params(
             dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2)), 0
     )
-    pretrain(model, tok, docs, PretrainSettings.from_mapping(dict(passes=20, lr=1e-2, block_size=64, batch_size=8)), 0,
+    pretrain(model, tok, docs, PretrainSettings.from_params(dict(passes=20, lr=1e-2, block_size=64, batch_size=8)), 0,
              progress=False)
     settings = PromptSettings.from_params({}, NAMES)
     texts = [
@@ -338,7 +338,7 @@ def test_arithmetic_documents_in_corpus_are_keyed_and_answered():
 
 
 def test_corpus_settings_come_from_the_schema_only():
-    with pytest.raises(KeyError, match="defaults come from the config schema"):
-        CorpusSettings.from_mapping({"scale": 1.0})
-    with pytest.raises(ValueError, match="unknown corpus setting"):
-        CorpusSettings.from_mapping({**CORPUS_DEFAULTS, "bogus": 1})
+    with pytest.raises(ConfigError, match="defaults come from the config schema"):
+        CorpusSettings.from_params({"scale": 1.0})
+    with pytest.raises(ConfigError, match=r"demo\.corpus: unknown key\(s\) \['bogus'\]"):
+        CorpusSettings.from_params({**CORPUS_DEFAULTS, "bogus": 1})

@@ -229,7 +229,7 @@ def test_exposures_enter_the_cox_model_as_a_covariate():
     traj = build_trajectories(st.facts, st.literature, st.baseline, pd.concat(st.evals.values()), plan)
     ev = build_events(traj, "acquisition", splits=["train"])
     assert ev["exposures"].nunique() > 2
-    settings = CoxSettings.from_config({**section_defaults("analysis")["cox"], "covariates": ["latent", "exposures"]})
+    settings = CoxSettings.from_params({**section_defaults("analysis")["cox"], "covariates": ["latent", "exposures"]})
     table, _ = cox_table(ev, settings)
     row = table[(table["model"] == "multivariable") & (table["covariate"] == "exposures")]
     assert len(row) == 1 and row["n"].iloc[0] == len(ev) and pd.notna(row["hr"].iloc[0])
@@ -246,8 +246,8 @@ def test_exposures_so_far_reaches_the_discrete_time_model_from_the_plan():
     from factsurv.config import section_defaults
 
     analysis = section_defaults("analysis")
-    cox = CoxSettings.from_config({**analysis["cox"], "covariates": ["latent", "exposures"]})
-    dt = DiscreteTimeSettings.from_config(analysis["discrete_time"])
+    cox = CoxSettings.from_params({**analysis["cox"], "covariates": ["latent", "exposures"]})
+    dt = DiscreteTimeSettings.from_params(analysis["discrete_time"])
     st = simulate_study(counts={"hpo": {"train": 150, "heldout": 0}, "go": {"train": 90, "heldout": 0}},
                         epochs=4, seed=6)
     evals = pd.concat(st.evals.values())

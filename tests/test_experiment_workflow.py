@@ -1,4 +1,4 @@
-"""A tiny experiment run by the real Snakemake (issue 12): 2 designs x 2 seeds x 2 epochs of the
+"""A tiny experiment run by the real Snakemake: 2 designs x 2 seeds x 2 epochs of the
 tiny demo model (tests/configs/tiny_experiment.yaml).
 
 - the grid expands into 4 runs; the base model is evaluated (epoch 0) and probed once, at model
@@ -26,11 +26,11 @@ pytestmark = pytest.mark.slow
 
 CONFIG = "tests/configs/tiny_experiment.yaml"
 RUNS = {"grid-bs4-s1", "grid-bs4-s2", "grid-lr_high-s1", "grid-lr_high-s2"}
-KINDS = ("acquisition", "generalization", "degradation")
+EVENT_KINDS = ("acquisition", "generalization", "degradation")
 TARGETS = [
     *[f"results/experiments/grid/{t}.tsv" for t in
-      ("trajectories", *[f"events_{k}" for k in KINDS], *[f"cox_{k}" for k in KINDS], "acquisition_curves",
-       "degradation")],
+      ("trajectories", *[f"events_{k}" for k in EVENT_KINDS], *[f"cox_{k}" for k in EVENT_KINDS],
+       "acquisition_curves", "degradation")],
     *[f"results/experiments/grid/figures/{f}.{x}" for f in ("acquisition_curves", "forest_latent", "degradation")
       for x in ("svg", "png")],
 ]
@@ -60,7 +60,7 @@ def test_one_probe_per_model_shared_by_every_run(finished):
 
 
 def test_joint_tables_carry_the_grid_columns(finished):
-    for name in ("trajectories", *[f"events_{k}" for k in KINDS]):
+    for name in ("trajectories", *[f"events_{k}" for k in EVENT_KINDS]):
         table = read_tsv(finished / f"results/experiments/grid/{name}.tsv", dtype=DTYPE)
         assert tuple(table.columns[:4]) == RUN_COLUMNS, name
         owns = {run: read_tsv(finished / f"results/{run}/analysis/{name}.tsv", dtype={"fact_id": str}) for run in RUNS}
@@ -109,7 +109,7 @@ def test_joint_cox_ses_are_clustered_by_fact_as_lifelines_gives_them(finished):
         "experiment_cox": 1, "experiment_curves": 1, "figure_experiment": 1}
     run_snakemake(finished, "--configfile", CONFIG, "--", *TARGETS)
     fitted = 0
-    for kind in KINDS:
+    for kind in EVENT_KINDS:
         cox = read_tsv(finished / f"results/experiments/grid/cox_{kind}.tsv", dtype=DTYPE)
         assert tuple(cox.columns) == JOINT_COX_COLUMNS
         joint = cox[(cox["model"] == "joint") & cox["converged"].astype(bool)].set_index("covariate")

@@ -1,4 +1,4 @@
-"""Experiments (issue 12): the grid expands into ordinary, validated runs with readable names;
+"""Experiments: the grid expands into ordinary, validated runs with readable names;
 bad grids stop with an error naming the key; the model-scope keys share what can be shared."""
 
 from __future__ import annotations

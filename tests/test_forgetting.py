@@ -1,4 +1,4 @@
-"""The recurrent / multi-state view (issue 13): time to the first forgetting after acquisition, under
+"""The recurrent / multi-state view: time to the first forgetting after acquisition, under
 stable_epochs m = 1 and m > 1, on hand-made trajectories; its summary rows and figure."""
 
 from __future__ import annotations

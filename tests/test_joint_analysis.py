@@ -1,4 +1,4 @@
-"""The joint analysis of an experiment (issue 12) on stacked events with a known effect: the same
+"""The joint analysis of an experiment on stacked events with a known effect: the same
 facts in every run (2 designs x 2 seeds), latent facts acquired 2.5x faster, design `fast` 1.6x."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ CELLS = [{"run": f"x-{d}-s{s}", "model": "demo", "seed": s, "design": d} for d i
 def settings(**changes) -> CoxSettings:
     cfg = section_defaults("analysis")["cox"]
     cfg.update(changes)
-    return CoxSettings.from_config(cfg)
+    return CoxSettings.from_params(cfg)
 
 
 def run_events(cell, facts: pd.DataFrame, seed: int) -> pd.DataFrame:

@@ -29,7 +29,7 @@ COVARIATES = ["latent", "identifier_frequency", "term_frequency", "annotation_co
 def settings() -> CoxSettings:
     cfg = section_defaults("analysis")["cox"]
     cfg.update(covariates=COVARIATES, min_events_per_parameter=0)
-    return CoxSettings.from_config(cfg)
+    return CoxSettings.from_params(cfg)
 
 
 def events(seed: int = 3) -> pd.DataFrame:
@@ -92,7 +92,7 @@ def test_cox_counts_the_facts_left_out_per_covariate_and_model(caplog):
 def test_discrete_time_applies_the_same_rule():
     ev = events()
     cox, _ = cox_table(ev, settings())
-    dt = DiscreteTimeSettings.from_config(section_defaults("analysis")["discrete_time"])
+    dt = DiscreteTimeSettings.from_params(section_defaults("analysis")["discrete_time"])
     table, _ = cloglog_table(ev, settings(), dt, cox=cox)
     assert tuple(table.columns) == CLOGLOG_COLUMNS
     for model in ("univariable", "multivariable"):

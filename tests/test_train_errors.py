@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from factsurv.config import ConfigError
 from factsurv.io import InputError, write_tsv
 from factsurv.modeling.checkpoint import CheckpointMismatch
 from factsurv.modeling.evaluate import evaluate_epoch
@@ -86,7 +87,7 @@ def test_missing_model_folder_is_a_clear_error(tmp_path):
 
 
 def test_unknown_method_is_refused():
-    with pytest.raises(InputError, match="method"):
+    with pytest.raises(ConfigError, match="training.method: 'dora'"):
         TrainSettings.from_params({"method": "dora"}, seed=1, threads=0)
 
 

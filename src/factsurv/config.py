@@ -11,6 +11,7 @@ Defaults are filled from the schema (the one place they live); errors name the k
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -45,15 +46,27 @@ def validate_config(config: dict[str, Any], schema: dict[str, Any] | str | Path)
     return config
 
 
-def settings_from(cls: type, cfg: Any, section: str) -> Any:
+def refuse_unknown_keys(values: Mapping[str, Any], known: Iterable[str], section: str) -> None:
+    """Raise :class:`ConfigError` naming the keys of the block ``values`` (config ``section``) that
+    are not in ``known``: the one error of every settings class's ``from_params``."""
+    known = sorted(known)
+    unknown = sorted(set(values) - set(known), key=str)
+    if unknown:
+        raise ConfigError(f"config error at {section}: unknown key(s) {unknown} (known: {', '.join(known)})")
+
+
+def settings_from(cls: type, cfg: Mapping[str, Any], section: str) -> Any:
     """An instance of the dataclass ``cls`` from the config block ``cfg`` (``section`` names it in
-    the error): every field must be there, since defaults come from the config schema only."""
+    the error): every field must be there, since defaults come from the config schema only, and no
+    other key; else :class:`ConfigError`."""
     from dataclasses import fields
 
     names = [f.name for f in fields(cls)]
+    refuse_unknown_keys(cfg, names, section)
     missing = [k for k in names if k not in cfg]
     if missing:
-        raise KeyError(f"{section} settings lack {missing} (defaults come from the config schema)")
+        raise ConfigError(f"config error at {section}: missing key(s) {missing} "
+                          "(defaults come from the config schema)")
     return cls(**{k: cfg[k] for k in names})
 
 

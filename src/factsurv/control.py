@@ -40,7 +40,8 @@ from factsurv.tables import CONTROL_ITEM_COLUMNS
 DEFAULT_ARITHMETIC_TEMPLATE = "What is {a} {op} {b}?"
 OPERATIONS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b}
 ITEM_COLUMNS = CONTROL_ITEM_COLUMNS
-KINDS = ("arithmetic", "multiple_choice")
+#: the kinds of control item (out-of-domain probes), each scored its own way
+CONTROL_KINDS = ("arithmetic", "multiple_choice")
 #: The question of a multiple-choice item; {question} and {choices} (lines ``A. …``) are filled in.
 DEFAULT_MC_TEMPLATE = "{question}\n{choices}\nAnswer with the letter of the correct choice only."
 LETTERS = "ABCDEFGHIJ"
@@ -271,7 +272,7 @@ def is_correct(kind: str, text: str | None, gold: str, question: str = "") -> bo
         return number_correct(text, gold)
     if kind == "multiple_choice":
         return letter_correct(text, gold, choice_count(question) or 4)
-    raise ValueError(f"unknown control item kind {kind!r} (known: {', '.join(KINDS)})")
+    raise ValueError(f"unknown control item kind {kind!r} (known: {', '.join(CONTROL_KINDS)})")
 
 
 def chance_level(items: pd.DataFrame) -> float:

@@ -180,12 +180,10 @@ class PromptSettings:
         """``prompt`` filled from the schema's ``prompt`` defaults, except ``date``: a block without
         one leaves the chat template to read the clock (every rule passes ``prompt.date``);
         ``prefixes`` (the ontologies' identifier prefixes, ``{onto: prefix}`` or a list) default to
-        HP and GO."""
-        from factsurv.config import section_defaults
+        HP and GO. An unknown key raises :class:`factsurv.config.ConfigError`."""
+        from factsurv.config import refuse_unknown_keys, section_defaults
 
-        unknown = sorted(set(prompt) - {"user", "chat_template", "plain", "date"})
-        if unknown:
-            raise ValueError(f"prompt settings: unknown key(s) {unknown}")
+        refuse_unknown_keys(prompt, ("user", "chat_template", "plain", "date"), "prompt")
         values = {**section_defaults("prompt"), "date": None, **prompt}
         pre = tuple(prefixes.values()) if isinstance(prefixes, dict) else tuple(prefixes or ())
         return cls(ontology_names=dict(ontology_names), user=values["user"], chat_template=values["chat_template"],

@@ -13,7 +13,7 @@ from factsurv.rules import params_dict, rule_logging
 
 with rule_logging(snakemake) as log:
     docs = split_documents(Path(snakemake.input.corpus).read_text(encoding="utf-8"))
-    arch = ArchitectureSettings.from_mapping(dict(snakemake.params.architecture))
+    arch = ArchitectureSettings.from_params(dict(snakemake.params.architecture))
     with atomic_path(snakemake.output.base) as tmp:
         summary = build_base(docs, tmp, int(snakemake.params.vocab_size), arch, int(snakemake.params.seed))
         write_json(provenance(params_dict(snakemake), model=summary, seed=int(snakemake.params.seed)),

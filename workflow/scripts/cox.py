@@ -12,7 +12,7 @@ from factsurv.io import read_tsv, write_tsv  # noqa: E402
 from factsurv.rules import rule_logging  # noqa: E402
 
 with rule_logging(snakemake) as log:
-    settings = CoxSettings.from_config(dict(snakemake.params.cox))
+    settings = CoxSettings.from_params(dict(snakemake.params.cox))
     tables = {}
     for kind, spec in dict(snakemake.params.kinds).items():
         events = read_tsv(snakemake.input[kind], ["fact_id", "duration", "event"], dtype={"fact_id": str})

@@ -19,7 +19,7 @@ with rule_logging(snakemake) as log:
         onto: read_tsv(path, ["term_id", "label"], dtype={"label": str, "term_id": str})
         for onto, path in zip(snakemake.params.ontologies, snakemake.input.terms)
     }
-    settings = CorpusSettings.from_mapping(dict(snakemake.params.corpus))
+    settings = CorpusSettings.from_params(dict(snakemake.params.corpus))
     docs, mentions = build_corpus(
         facts,
         terms,

@@ -11,8 +11,8 @@ from factsurv.io import read_tsv, write_tsv  # noqa: E402
 from factsurv.rules import rule_logging  # noqa: E402
 
 with rule_logging(snakemake) as log:
-    settings = CoxSettings.from_config(dict(snakemake.params.cox))
-    dt = DiscreteTimeSettings.from_config(dict(snakemake.params.discrete_time))
+    settings = CoxSettings.from_params(dict(snakemake.params.cox))
+    dt = DiscreteTimeSettings.from_params(dict(snakemake.params.discrete_time))
     trajectories = snakemake.input.get("trajectories")
     # exposures so far per fact x epoch (from the plan, via trajectories.tsv): the same for every kind
     exposure = exposure_matrix(read_tsv(trajectories, ["fact_id", "epoch"], dtype={"fact_id": str})) if trajectories else None

@@ -23,7 +23,7 @@ with rule_logging(snakemake) as log:
         factors=list(a["factors"]),
         strata=list(a["strata"]),
         cluster_by_fact=bool(a["cluster_by_fact"]),
-        settings=CoxSettings.from_config(dict(snakemake.params.cox)),
+        settings=CoxSettings.from_params(dict(snakemake.params.cox)),
         levels=levels,
     )
     write_tsv(table, snakemake.output[0])

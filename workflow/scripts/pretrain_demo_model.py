@@ -15,7 +15,7 @@ from factsurv.provenance import describe_files, provenance
 from factsurv.rules import params_dict, rule_logging
 
 with rule_logging(snakemake) as log:
-    settings = PretrainSettings.from_mapping(dict(snakemake.params.pretrain))
+    settings = PretrainSettings.from_params(dict(snakemake.params.pretrain))
     torch.set_num_threads(settings.threads)  # the configured count, whatever --cores gave the job
     seed = int(snakemake.params.seed)
     tokenizer = AutoTokenizer.from_pretrained(snakemake.input.base)

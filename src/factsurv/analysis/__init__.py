@@ -4,6 +4,7 @@ Every function here works on tidy pandas tables (the files of ``docs/design.md``
 stage can be run and tested from the files alone, whatever model produced them.
 """
 
-KINDS = ("acquisition", "generalization", "degradation")
+#: the survival events a fact can have (SPEC §2), each with its own table and models
+EVENT_KINDS = ("acquisition", "generalization", "degradation")
 
-__all__ = ["KINDS"]
+__all__ = ["EVENT_KINDS"]

@@ -59,10 +59,12 @@ class CoxSettings:
     low_epv_penalizer: float
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> "CoxSettings":
+    def from_params(cls, cox: Mapping[str, Any]) -> "CoxSettings":
+        """The whole ``analysis.cox`` block (the rule's ``params.cox``); a missing or unknown key
+        raises :class:`factsurv.config.ConfigError`."""
         from factsurv.config import settings_from
 
-        return settings_from(cls, cfg, "analysis.cox")
+        return settings_from(cls, cox, "analysis.cox")
 
 
 @dataclass

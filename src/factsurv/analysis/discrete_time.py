@@ -53,10 +53,12 @@ class DiscreteTimeSettings:
     exposures_so_far: bool
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> "DiscreteTimeSettings":
+    def from_params(cls, discrete_time: Mapping[str, Any]) -> "DiscreteTimeSettings":
+        """The whole ``analysis.discrete_time`` block (the rule's ``params.discrete_time``); a missing
+        or unknown key raises :class:`factsurv.config.ConfigError`."""
         from factsurv.config import settings_from
 
-        return settings_from(cls, cfg, "analysis.discrete_time")
+        return settings_from(cls, discrete_time, "analysis.discrete_time")
 
 
 def person_epochs(duration: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

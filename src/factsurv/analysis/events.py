@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from factsurv.analysis import KINDS
+from factsurv.analysis import EVENT_KINDS
 from factsurv.tables import EVENT_COLUMNS, PER_FACT_COLUMNS
 
 log = logging.getLogger("factsurv")
@@ -80,8 +79,8 @@ def build_events(
     acquisition/generalization: facts wrong at epoch 0, event = first (stable) correct epoch.
     degradation: facts correct at epoch 0, event = first wrong epoch (``m`` applies the same way).
     """
-    if kind not in KINDS:
-        raise ValueError(f"unknown event kind {kind!r} (expected one of {KINDS})")
+    if kind not in EVENT_KINDS:
+        raise ValueError(f"unknown event kind {kind!r} (expected one of {EVENT_KINDS})")
     facts = per_fact_table(trajectories)
     correct = correctness_matrix(trajectories).loc[facts.index]
     keep = facts["split"].isin(list(splits))
@@ -100,8 +99,3 @@ def build_events(
     if out.empty:
         log.warning("%s: no facts at risk (splits %s, ontologies %s)", kind, list(splits), ontologies)
     return out[list(EVENT_COLUMNS)].reset_index(drop=True)
-
-
-def build_events_from_spec(trajectories: pd.DataFrame, kind: str, spec: Mapping[str, Any], m: int = 1) -> pd.DataFrame:
-    """:func:`build_events` with a config block ``{splits, ontologies}`` (other keys ignored)."""
-    return build_events(trajectories, kind, splits=spec["splits"], ontologies=spec.get("ontologies"), m=m)

@@ -220,7 +220,7 @@ def plot_accuracy(trajectories: pd.DataFrame, *, run: str = "", demo: bool = Fal
 
 def plot_epoch_sets(sets: pd.DataFrame, *, run: str = "", demo: bool = False) -> plt.Figure:
     """Three panels from epoch_sets.tsv: training loss against trained recall; new, forgotten and
-    relearned trained facts per epoch; confident wrong answers per epoch (seed papers 002, 003)."""
+    relearned trained facts per epoch; confident wrong answers per epoch (withheld facts: hallucination)."""
     fig, axes = plt.subplots(1, 3, figsize=(13.5, 4.6))
     _titles(fig, "Loss, recall, forgetting and confident errors per epoch", run, demo)
     train = sets[sets["split"] == "train"].sort_values("epoch")

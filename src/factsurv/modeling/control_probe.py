@@ -30,9 +30,9 @@ def read_items(path: str | os.PathLike[str]) -> pd.DataFrame:
     items = read_tsv(path, CONTROL_ITEM_COLUMNS, dtype={c: str for c in CONTROL_ITEM_COLUMNS})
     if items["item_id"].duplicated().any():
         raise InputError(f"{path}: duplicate item_id(s) {sorted(set(items['item_id'][items['item_id'].duplicated()]))[:5]}")
-    unknown = sorted(set(items["kind"]) - set(control.KINDS))
+    unknown = sorted(set(items["kind"]) - set(control.CONTROL_KINDS))
     if unknown:
-        raise InputError(f"{path}: unknown item kind(s) {unknown} (known: {', '.join(control.KINDS)})")
+        raise InputError(f"{path}: unknown item kind(s) {unknown} (known: {', '.join(control.CONTROL_KINDS)})")
     return items
 
 

@@ -25,7 +25,7 @@ SPECIAL_TOKENS = (PAD, BOS, EOS)
 @dataclass(frozen=True)
 class ArchitectureSettings:
     """Sizes of the demo Llama (config ``models.<name>.demo.architecture``). No defaults here:
-    :meth:`from_mapping` fills what ``values`` leaves out from the config schema."""
+    :meth:`from_params` fills what ``architecture`` leaves out from the config schema."""
 
     hidden_size: int
     intermediate_size: int
@@ -35,17 +35,17 @@ class ArchitectureSettings:
     tie_word_embeddings: bool
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> "ArchitectureSettings":
-        from factsurv.config import section_defaults
+    def from_params(cls, architecture: Mapping[str, Any]) -> "ArchitectureSettings":
+        """An unknown key, or heads that do not divide the hidden size, raise
+        :class:`factsurv.config.ConfigError`."""
+        from factsurv.config import ConfigError, refuse_unknown_keys, section_defaults
 
-        unknown = set(values) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown architecture setting(s): {sorted(unknown)}")
-        s = cls(**{**section_defaults("definitions.demo_model.architecture"), **values})
+        section = "models.<name>.demo.architecture"
+        refuse_unknown_keys(architecture, cls.__dataclass_fields__, section)
+        s = cls(**{**section_defaults("definitions.demo_model.architecture"), **architecture})
         if s.hidden_size % s.num_attention_heads:
-            raise ValueError(
-                f"hidden_size {s.hidden_size} is not a multiple of num_attention_heads {s.num_attention_heads}"
-            )
+            raise ConfigError(f"config error at {section}.hidden_size: {s.hidden_size} is not a multiple of "
+                              f"num_attention_heads {s.num_attention_heads}")
         return s
 
 

@@ -88,17 +88,21 @@ class CorpusSettings:
     templates: tuple[str, ...] = field(default=STATEMENT_TEMPLATES)
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, object]) -> "CorpusSettings":
+    def from_params(cls, corpus: Mapping[str, object]) -> "CorpusSettings":
+        """The whole block (every key but ``templates``, filled by the config schema); a missing or
+        unknown key raises :class:`factsurv.config.ConfigError`."""
+        from factsurv.config import ConfigError, refuse_unknown_keys
+
+        section = "models.<name>.demo.corpus"
         known = {f for f in cls.__dataclass_fields__ if f != "templates"}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown corpus setting(s): {sorted(unknown)}")
-        missing = sorted(known - set(values))
+        refuse_unknown_keys(corpus, known, section)
+        missing = sorted(known - set(corpus))
         if missing:
-            raise KeyError(f"corpus settings lack {missing} (defaults come from the config schema)")
-        arith = dict(values["arithmetic"])  # type: ignore[arg-type]
+            raise ConfigError(f"config error at {section}: missing key(s) {missing} "
+                              "(defaults come from the config schema)")
+        arith = dict(corpus["arithmetic"])  # type: ignore[arg-type]
         arith["operations"] = tuple(arith["operations"])
-        return cls(**{**values, "arithmetic": ArithmeticSettings(**arith)})  # type: ignore[arg-type]
+        return cls(**{**corpus, "arithmetic": ArithmeticSettings(**arith)})  # type: ignore[arg-type]
 
 
 def mention_counts(

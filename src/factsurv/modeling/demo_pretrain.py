@@ -18,8 +18,8 @@ import numpy as np
 
 @dataclass(frozen=True)
 class PretrainSettings:
-    """Config ``models.<name>.demo.pretrain``. No defaults here: :meth:`from_mapping` fills what
-    ``values`` leaves out from the config schema."""
+    """Config ``models.<name>.demo.pretrain``. No defaults here: :meth:`from_params` fills what
+    ``pretrain`` leaves out from the config schema."""
 
     passes: float
     lr: float
@@ -33,17 +33,18 @@ class PretrainSettings:
     threads: int
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> "PretrainSettings":
-        from factsurv.config import section_defaults
+    def from_params(cls, pretrain: Mapping[str, Any]) -> "PretrainSettings":
+        """An unknown key, schedule or a non-positive ``passes`` raise :class:`factsurv.config.ConfigError`."""
+        from factsurv.config import ConfigError, refuse_unknown_keys, section_defaults
 
-        unknown = set(values) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown pretrain setting(s): {sorted(unknown)}")
-        s = cls(**{**section_defaults("definitions.demo_model.pretrain"), **values})
+        section = "models.<name>.demo.pretrain"
+        refuse_unknown_keys(pretrain, cls.__dataclass_fields__, section)
+        s = cls(**{**section_defaults("definitions.demo_model.pretrain"), **pretrain})
         if s.schedule not in ("cosine", "linear", "constant"):
-            raise ValueError(f"schedule must be cosine, linear or constant, not {s.schedule!r}")
+            raise ConfigError(f"config error at {section}.schedule: must be cosine, linear or constant, "
+                              f"not {s.schedule!r}")
         if s.passes <= 0:
-            raise ValueError("passes must be > 0")
+            raise ConfigError(f"config error at {section}.passes: must be > 0, not {s.passes}")
         return s
 
 

@@ -48,12 +48,11 @@ class ProbeSettings:
 
     @classmethod
     def from_params(cls, probe: dict[str, Any], threads: int) -> "ProbeSettings":
-        from factsurv.config import section_defaults
+        """``probe`` filled from the schema's defaults; an unknown key raises
+        :class:`factsurv.config.ConfigError`."""
+        from factsurv.config import refuse_unknown_keys, section_defaults
 
-        known = set(cls.__dataclass_fields__) - {"threads"}
-        unknown = sorted(set(probe) - known)
-        if unknown:
-            raise InputError(f"probe settings: unknown key(s) {unknown}")
+        refuse_unknown_keys(probe, set(cls.__dataclass_fields__) - {"threads"}, "runs.<run>.probe")
         return cls(**{**section_defaults("definitions.run.probe"), **probe}, threads=int(threads))
 
 

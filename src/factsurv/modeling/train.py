@@ -2,15 +2,17 @@
 
 :class:`EpochRecipe` holds the whole loop: ``setup`` (base model, method, optimizer, schedule, and
 the state of the previous epoch when resuming), ``run_epoch`` (one pass over the epoch's rows of
-the training plan, in the plan's order), and ``save_checkpoint`` (weights AND recipe state). Running epochs 1..3 as three processes that each resume from the previous checkpoint gives
-the same weights as one process running three epochs.
+the training plan, in their order), and ``save_checkpoint`` (weights AND recipe state). Running
+epochs 1..3 as three processes that each resume from the previous checkpoint gives the same
+weights as one process running three epochs.
 
 The training plan (``results/{run}/train_plan.tsv``, :mod:`factsurv.designs`) says which examples
 each epoch trains on: questions (prompt masked, answer + EOS trained) and statements (the whole text
 trained). The recipe knows nothing of designs. The learning-rate schedule (linear warm-up, then
 linear decay to 0) spans the whole plan, which spans ``training.schedule_epochs``, not the number of
 epochs the run trains, so raising a run's ``epochs`` leaves the earlier epochs as they were. A
-checkpoint records the plan's sha256 and a resumed epoch refuses another plan.
+checkpoint records its resume record (the settings an epoch must share with the one it continues and
+the training plan's sha256), and a resumed epoch refuses another.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def encode_examples(tokenizer: Any, facts: pd.DataFrame, prompt: PromptSettings,
                     keys: list[tuple[str, str, str]],
                     cache: dict[tuple[str, str, str], tuple[list[int], list[int]]] | None = None,
                     ) -> list[tuple[list[int], list[int]]]:
-    """(input_ids, labels) of training examples keyed (fact_id, format, text) as the plan's rows:
+    """(input_ids, labels) of training examples keyed (fact_id, format, text) as the training plan's rows:
     a question's prompt tokens masked with -100 and its answer + EOS kept; a statement's tokens all
     kept. ``facts`` is indexed by fact_id; ``cache`` (filled here) spares re-encoding."""
     cache = {} if cache is None else cache
@@ -91,22 +93,21 @@ class TrainSettings:
 
     @classmethod
     def from_params(cls, training: dict[str, Any], seed: int, threads: int) -> "TrainSettings":
-        from factsurv.config import section_defaults
+        """``training`` filled from the schema's defaults (``lora`` key by key); an unknown key or
+        method raises :class:`factsurv.config.ConfigError`."""
+        from factsurv.config import ConfigError, refuse_unknown_keys, section_defaults
 
-        known = set(cls.__dataclass_fields__) - {"seed", "threads"}
-        unknown = sorted(set(training) - known)
-        if unknown:
-            raise InputError(f"training settings: unknown key(s) {unknown}")
+        refuse_unknown_keys(training, set(cls.__dataclass_fields__) - {"seed", "threads"}, "runs.<run>.training")
         defaults = section_defaults("definitions.run.training")
         values = {**defaults, **training}
         values["lora"] = {**defaults["lora"], **dict(training.get("lora") or {})}
         values["lora"]["target_modules"] = list(values["lora"]["target_modules"])
         s = cls(**values, threads=int(threads), seed=int(seed))
         if s.method not in METHODS:
-            raise InputError(f"training.method: {s.method!r} is not one of {METHODS}")
+            raise ConfigError(f"config error at runs.<run>.training.method: {s.method!r} is not one of {METHODS}")
         return s
 
-    def plan(self) -> dict[str, Any]:
+    def resume_settings(self) -> dict[str, Any]:
         """Settings a resumed epoch must share with the checkpoint it continues."""
         d = asdict(self)
         for k in ("threads", "gradient_checkpointing", "lora", "method"):
@@ -114,7 +115,8 @@ class TrainSettings:
         return d
 
 
-__all__ = ["EpochRecipe", "TrainSettings", "autocast_enabled", "encode_examples", "epoch_order", "linear_schedule", "train_epoch", "train_epochs"]
+__all__ = ["EpochRecipe", "TrainSettings", "autocast_enabled", "encode_examples", "epoch_order", "linear_schedule",
+           "train_epoch", "train_epochs"]
 
 
 def autocast_enabled(device: str, method: str) -> bool:
@@ -169,23 +171,24 @@ class EpochRecipe:
     """One fine-tuning run, an epoch at a time: setup → train_epoch → save_checkpoint."""
 
     def __init__(self, spec: dict[str, Any], facts: pd.DataFrame, settings: TrainSettings,
-                 prompt: PromptSettings, *, plan: pd.DataFrame | None = None, plan_sha256: str | None = None,
-                 device: str | None = None, facts_source: str = "facts.tsv"):
-        """``plan``: the run's training plan (None: the default design's, built here from ``facts``)."""
+                 prompt: PromptSettings, *, train_plan: pd.DataFrame | None = None,
+                 train_plan_sha256: str | None = None, device: str | None = None, facts_source: str = "facts.tsv"):
+        """``train_plan``: the run's training plan, every epoch's examples in order (None: the default
+        design's, built here from ``facts``); ``train_plan_sha256``: its file's hash."""
         self.spec = spec
         self.settings = settings
         self.prompt = prompt
         self.device = loading.select_device(device)
-        if plan is None:
+        if train_plan is None:
             train_facts(facts, facts_source)  # a clear error for an empty training split
-            plan = build_plan(facts, default_design(), settings.seed, settings.schedule_epochs,
-                              prompt.ontology_names)
-        unknown = sorted(set(plan["fact_id"]) - set(facts["fact_id"]))
+            train_plan = build_plan(facts, default_design(), settings.seed, settings.schedule_epochs,
+                                    prompt.ontology_names)
+        unknown = sorted(set(train_plan["fact_id"]) - set(facts["fact_id"]))
         if unknown:
             raise InputError(f"training plan: {len(unknown)} fact_id(s) not in {facts_source}, e.g. {unknown[0]!r}")
         self.facts = facts.set_index("fact_id", drop=False)
-        self.plan = plan.sort_values(["epoch", "position"], kind="stable").reset_index(drop=True)
-        self.plan_sha256 = plan_sha256
+        self.train_plan = train_plan.sort_values(["epoch", "position"], kind="stable").reset_index(drop=True)
+        self.train_plan_sha256 = train_plan_sha256
         self.epoch = 0
         self.step = 0
 
@@ -201,7 +204,7 @@ class EpochRecipe:
         meta = None
         if resume_from is not None:
             meta = ckpt.read_meta(resume_from)
-            ckpt.check_compatible(meta, base=self.base, method=s.method, lora=s.lora, plan=self._plan_meta(),
+            ckpt.check_compatible(meta, base=self.base, method=s.method, lora=s.lora, plan=self._resume_record(),
                                   source=str(resume_from))
         torch.manual_seed(s.seed)
         self.tokenizer = loading.load_tokenizer(self.spec)
@@ -213,8 +216,8 @@ class EpochRecipe:
         fused = self.device.startswith("cuda") and all(p.is_cuda for p in params)
         self.optimizer = torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay, fused=fused or None)
         self.trainable = params
-        # the schedule spans the whole plan (epochs 1..schedule_epochs), whatever each epoch holds
-        sizes = self.plan.groupby("epoch").size()
+        # the schedule spans the whole training plan (epochs 1..schedule_epochs), whatever each epoch holds
+        sizes = self.train_plan.groupby("epoch").size()
         total = sum(steps_in(int(n), s.batch_size, s.grad_accum) for n in sizes)
         self.steps_per_epoch = steps_in(int(sizes.iloc[0]), s.batch_size, s.grad_accum)  # of epoch 1
         warmup = math.ceil(s.warmup_ratio * total)
@@ -229,18 +232,19 @@ class EpochRecipe:
             _set_rng_state(state["rng"])
         self.autocast = autocast_enabled(self.device, s.method)
 
-    def _plan_meta(self) -> dict[str, Any]:
-        """What a resumed epoch must share with its checkpoint: the settings and the plan's hash."""
-        return {**self.settings.plan(), "train_plan_sha256": self.plan_sha256}
+    def _resume_record(self) -> dict[str, Any]:
+        """What a resumed epoch must share with its checkpoint: the settings and the training plan's hash."""
+        return {**self.settings.resume_settings(), "train_plan_sha256": self.train_plan_sha256}
 
     def epoch_examples(self, epoch: int) -> list[tuple[list[int], list[int]]]:
-        """(input_ids, labels) of the epoch's plan rows in order: a question's prompt tokens masked
-        with -100 and its answer + EOS kept; a statement's tokens all kept."""
-        rows = self.plan[self.plan["epoch"] == epoch]
-        if rows.empty:
+        """(input_ids, labels) of the epoch's rows of the training plan, in order: a question's prompt
+        tokens masked with -100 and its answer + EOS kept; a statement's tokens all kept."""
+        train_plan = self.train_plan
+        epoch_rows = train_plan[train_plan["epoch"] == epoch]
+        if epoch_rows.empty:
             raise InputError(f"the training plan has no example for epoch {epoch} (it spans epochs "
-                             f"{int(self.plan['epoch'].min())}..{int(self.plan['epoch'].max())})")
-        keys = list(zip(rows["fact_id"], rows["format"], rows["text"]))
+                             f"{int(train_plan['epoch'].min())}..{int(train_plan['epoch'].max())})")
+        keys = list(zip(epoch_rows["fact_id"], epoch_rows["format"], epoch_rows["text"]))
         return encode_examples(self.tokenizer, self.facts, self.prompt, keys, cache=self._encoded)
 
     def _collate(self, batch: list[tuple[list[int], list[int]]]) -> dict[str, Any]:
@@ -256,7 +260,7 @@ class EpochRecipe:
 
     # -- train ---------------------------------------------------------------------------------
     def run_epoch(self, epoch: int | None = None) -> dict[str, Any]:
-        """One pass over the epoch's plan rows; returns loss, tokens, seconds."""
+        """One pass over the epoch's rows of the training plan; returns loss, tokens, seconds."""
         import torch
         from tqdm.auto import tqdm
 
@@ -308,10 +312,10 @@ class EpochRecipe:
     # -- save ----------------------------------------------------------------------------------
     def save_checkpoint(self, out_dir: str | os.PathLike[str], stats: dict[str, Any] | None = None) -> None:
         s = self.settings
-        meta = {
+        meta = {  # "plan" holds the resume record (the key that checkpoint.check_compatible reads)
             "base": self.base, "method": s.method,
             "lora": s.lora if s.method in ("lora", "qlora") else None,
-            "plan": self._plan_meta(), "epoch": self.epoch, "seed": s.seed, "step": self.step,
+            "plan": self._resume_record(), "epoch": self.epoch, "seed": s.seed, "step": self.step,
             "n_train": getattr(self, "n_examples", None), "prompt": self.prompt.as_dict(), "stats": stats,
         }
         state = {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
@@ -325,7 +329,7 @@ def train_epoch(spec: dict[str, Any], facts_path: str | os.PathLike[str], epoch:
                 *, previous: str | os.PathLike[str] | None = None, device: str | None = None,
                 plan_path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """What ``train_epoch`` does: resume from ``previous`` (epoch−1; None for epoch 1), train one
-    epoch on its rows of the plan at ``plan_path`` (None: the default design's plan) and write its
+    epoch on its rows of the training plan at ``plan_path`` (None: the default design's) and write its
     checkpoint to ``out_dir``."""
     from factsurv.designs import plan_sha256, read_plan
     from factsurv.modeling.facts import read_facts
@@ -335,11 +339,11 @@ def train_epoch(spec: dict[str, Any], facts_path: str | os.PathLike[str], epoch:
         raise InputError(f"epoch must be ≥ 1, got {epoch}")
     if (previous is None) != (epoch == 1):
         raise InputError(f"epoch {epoch}: {'a' if epoch > 1 else 'no'} previous checkpoint is needed")
-    plan = sha = None
+    train_plan = train_plan_sha = None
     if plan_path is not None:
-        plan, sha = read_plan(plan_path), plan_sha256(plan_path)
-    recipe = EpochRecipe(spec, read_facts(facts_path), settings, prompt, plan=plan, plan_sha256=sha,
-                         device=device, facts_source=str(facts_path))
+        train_plan, train_plan_sha = read_plan(plan_path), plan_sha256(plan_path)
+    recipe = EpochRecipe(spec, read_facts(facts_path), settings, prompt, train_plan=train_plan,
+                         train_plan_sha256=train_plan_sha, device=device, facts_source=str(facts_path))
     if previous is not None:
         meta = ckpt.read_meta(previous)
         if meta.get("epoch") != epoch - 1:
@@ -359,10 +363,11 @@ def train_epochs(spec: dict[str, Any], facts_path: str | os.PathLike[str], epoch
 
     from factsurv.designs import plan_sha256, read_plan
 
-    plan = sha = None
+    train_plan = train_plan_sha = None
     if plan_path is not None:
-        plan, sha = read_plan(plan_path), plan_sha256(plan_path)
-    recipe = EpochRecipe(spec, read_facts(facts_path), settings, prompt, plan=plan, plan_sha256=sha, device=device)
+        train_plan, train_plan_sha = read_plan(plan_path), plan_sha256(plan_path)
+    recipe = EpochRecipe(spec, read_facts(facts_path), settings, prompt, train_plan=train_plan,
+                         train_plan_sha256=train_plan_sha, device=device)
     recipe.setup(None)
     for e in range(1, int(epochs) + 1):
         stats = recipe.run_epoch(e)
