@@ -101,22 +101,34 @@ def real_wheel_file(spec: str, member: str, dest: Path) -> Path:
     return out
 
 
-#: session fixtures that cost minutes: every test that uses one runs in the same pytest-xdist
-#: worker (one group), so each is made once per session however many workers run
-SHARED_RUNS = ("finished_tiny_run", "real_run")
+#: session fixtures that cost minutes: every test module that uses one runs in the same pytest-xdist
+#: worker (one scope), so each is made once per session however many workers run
+SHARED_RUNS = ("finished_tiny_run",)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    """Groups for ``pytest -n N --dist loadgroup`` (pyproject's addopts): a test module is one group,
-    so its module fixtures (a workflow run each) are made once; the users of a shared run form one
-    group. Without xdist the marks change nothing."""
-    for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        shared = [name for name in SHARED_RUNS if name in item.fixturenames]
-        group = shared[0] if shared else item.module.__name__ if item.module else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(name=group))
+def scheduling_scope(nodeid: str) -> str:
+    """The scheduling scope of a test under pytest-xdist: its file, so that a module's fixtures (a
+    workflow run each) are made once; every file that uses a shared run is one scope together."""
+    path = nodeid.split("::", 1)[0]
+    try:
+        text = (REPO / path).read_text()
+    except OSError:
+        return path
+    shared = [name for name in SHARED_RUNS if name in text]
+    return shared[0] if shared else path
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``pytest -n N`` (pyproject's addopts) hands out whole scopes (:func:`scheduling_scope`), not single
+    tests (pytest-xdist's loadgroup marks do not reach its scheduler with this pytest)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByScope(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return scheduling_scope(nodeid)
+
+    return ByScope(config, log)
 
 
 @pytest.fixture(scope="session")
