@@ -159,17 +159,9 @@ def test_a_joint_fit_on_a_separating_covariate_is_not_converged_with_the_reason(
 def test_a_joint_fit_kept_after_a_failed_step_says_so_without_the_history(stacked, monkeypatch, caplog):
     import logging
 
-    from lifelines import CoxPHFitter
-    from lifelines.exceptions import ConvergenceError
+    from support.cox_faults import fail_the_default_step
 
-    fit = CoxPHFitter.fit
-
-    def default_step_fails(self, *args, fit_options=None, **kw):
-        if not fit_options:  # the default Newton step: fail, as a diverging fit does
-            raise ConvergenceError("Convergence halted due to matrix inversion problems")
-        return fit(self, *args, fit_options=fit_options, **kw)
-
-    monkeypatch.setattr(CoxPHFitter, "fit", default_step_fails)
+    fail_the_default_step(monkeypatch)
     with caplog.at_level(logging.INFO, logger="factsurv"):
         table = joint_cox(stacked, "acquisition", covariates=["latent"], factors=["design"], strata=[],
                           cluster_by_fact=True, settings=settings(step_size=None, retry_step_sizes=[0.1, 0.02]))

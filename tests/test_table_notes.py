@@ -21,17 +21,9 @@ def _events(n: int = 400, hr: float = 2.0, seed: int = 5) -> pd.DataFrame:
 
 
 def test_a_retried_fit_notes_the_kept_fit_and_logs_the_attempts(monkeypatch, caplog):
-    from lifelines import CoxPHFitter
-    from lifelines.exceptions import ConvergenceError
+    from support.cox_faults import fail_the_default_step
 
-    fit = CoxPHFitter.fit
-
-    def default_step_fails(self, *args, fit_options=None, **kw):
-        if not fit_options:  # the default Newton step: fail, as a diverging fit does
-            raise ConvergenceError("Convergence halted due to matrix inversion problems")
-        return fit(self, *args, fit_options=fit_options, **kw)
-
-    monkeypatch.setattr(CoxPHFitter, "fit", default_step_fails)
+    fail_the_default_step(monkeypatch)
     with caplog.at_level(logging.INFO, logger="factsurv"):
         res = fit_cox(_events(), ["latent"], step_size=None, retry_step_sizes=[0.1, 0.02])
     assert res.converged and res.step_size == 0.1
