@@ -105,6 +105,18 @@ def real_wheel_file(spec: str, member: str, dest: Path) -> Path:
 #: worker (one scope), so each is made once per session however many workers run
 SHARED_RUNS = ("finished_tiny_run",)
 
+#: the scopes that cost minutes, the costliest first (their fixtures' setup times in
+#: bench/results/maketest_20261203_1946_after.json): handed out before every other scope, so that the
+#: longest starts at once and the cheap modules fill the other workers around it (pytest-xdist hands
+#: scopes out by their number of tests, which put the demo's four tests behind most modules)
+COSTLY_SCOPES = (
+    "tests/test_demo.py",
+    "finished_tiny_run",
+    "tests/test_real_model.py",
+    "tests/test_experiment_workflow.py",
+    "tests/test_designs_workflow.py",
+)
+
 
 def scheduling_scope(nodeid: str) -> str:
     """The scheduling scope of a test under pytest-xdist: its file, so that a module's fixtures (a
@@ -118,6 +130,12 @@ def scheduling_scope(nodeid: str) -> str:
     return shared[0] if shared else path
 
 
+def scope_rank(scope: str) -> int:
+    """Where a scope stands in the order work is handed out: COSTLY_SCOPES first, in their order,
+    then every other scope (a stable sort keeps those in the order pytest-xdist gave them)."""
+    return COSTLY_SCOPES.index(scope) if scope in COSTLY_SCOPES else len(COSTLY_SCOPES)
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     """``pytest -n N`` (pyproject's addopts) hands out whole scopes (:func:`scheduling_scope`), not single
@@ -127,6 +145,14 @@ def pytest_xdist_make_scheduler(config, log):
     class ByScope(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             return scheduling_scope(nodeid)
+
+        def _assign_work_unit(self, node) -> None:
+            if not getattr(self, "_costliest_first", False):
+                self._costliest_first = True
+                ordered = sorted(self.workqueue.items(), key=lambda item: scope_rank(item[0]))
+                self.workqueue.clear()
+                self.workqueue.update(ordered)
+            super()._assign_work_unit(node)
 
     return ByScope(config, log)
 
