@@ -7,7 +7,7 @@
 reference): ``model.generate`` with ``num_return_sequences = K`` (each prompt copied K times before
 the prefill), a stopping criterion that decodes every sequence to text at every step, one RNG seeded
 per probe. "after" is :func:`factsurv.modeling.generation.generate_answers` (prefill once, KV cache
-repeated K times, stop on token texts from a table, keyed per-fact uniforms; batches of prompts that
+repeated K times, stop on token texts from a table, keyed per-fact random numbers (uniforms until 2026-12-04, Gumbel noise since); batches of prompts that
 share their template's beginning, prefilled once per batch; the cache reselected only when rows
 finish). Both sample the same facts with the same K, temperature and batch size on the same model
 and threads. Eval (greedy) runs ``--eval-rounds`` times each, after and before interleaved, and

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -10,7 +11,7 @@ from factsurv.io import read_tsv, write_tsv
 from factsurv.modeling import generation
 from factsurv.modeling.evaluate import evaluate_epoch, greedy_table
 from factsurv.prompts import PromptSettings, encode_prompt, render_prompts
-from factsurv.modeling.generation import generate_answers, sample_uniforms
+from factsurv.modeling.generation import generate_answers, sample_noise
 from factsurv.modeling.loading import load_model, load_tokenizer, model_spec
 from factsurv.modeling.probe import ProbeSettings, mastery, probe_baseline, probe_table
 from support.tiny_models import build_tiny_model, synthetic_facts
@@ -77,12 +78,36 @@ def test_samples_do_not_depend_on_batch_or_other_facts(loaded):
     assert sum(len(set(s)) > 1 for s in in_batch.values()) > len(in_batch) // 2
 
 
-def test_uniforms_are_keyed_not_positional():
-    u = sample_uniforms(0, ["a", "b"], 4, 5)
-    assert u.shape == (2, 4, 5) and (u >= 0).all() and (u < 1).all()
-    assert (sample_uniforms(0, ["b"], 4, 5)[0] == u[1]).all()
-    assert not (sample_uniforms(1, ["b"], 4, 5)[0] == u[1]).any()
-    assert len(set(u.ravel().tolist())) == u.size
+def test_gumbel_noise_is_keyed_not_positional():
+    g = sample_noise(0, "b", 2, 3, 500)
+    assert g.shape == (500,) and np.isfinite(g).all()
+    assert (sample_noise(0, "b", 2, 3, 500) == g).all()  # a function of (seed, key, sample, step)
+    for other in (sample_noise(1, "b", 2, 3, 500), sample_noise(0, "a", 2, 3, 500),
+                  sample_noise(0, "b", 3, 3, 500), sample_noise(0, "b", 2, 4, 500)):
+        assert not (other == g).any()
+    # standard Gumbel: mean = Euler's gamma (0.5772), variance pi^2 / 6
+    many = np.concatenate([sample_noise(0, str(k), 0, 0, 2000) for k in range(50)])
+    assert abs(many.mean() - 0.5772) < 0.02 and abs(many.var() - np.pi ** 2 / 6) < 0.06
+
+
+def test_gumbel_max_draws_follow_the_softmax():
+    """Gumbel-max at temperature T samples softmax(logits / T), and top-p keeps only the nucleus."""
+    import torch
+
+    from factsurv.modeling.generation import _choose
+
+    logits = torch.tensor([[2.0, 1.0, 0.0, -1.0]])
+    n = 4000
+    rows = torch.zeros(n, dtype=torch.long)
+    noise = torch.from_numpy(np.stack([sample_noise(3, "x", j, 0, 4) for j in range(n)])).float()
+    for temperature in (1.0, 0.5):
+        drawn = np.bincount(_choose(logits, rows, noise, temperature, 1.0).numpy(), minlength=4) / n
+        expected = torch.softmax(logits[0] / temperature, -1).numpy()
+        assert np.abs(drawn - expected).max() < 0.03, (temperature, drawn, expected)
+    # softmax = (0.644, 0.237, 0.087, 0.032): top_p 0.8 keeps the first two tokens only
+    drawn = np.bincount(_choose(logits, rows, noise, 1.0, 0.8).numpy(), minlength=4) / n
+    assert drawn[2:].sum() == 0 and abs(drawn[0] - 0.644 / 0.881) < 0.03
+    assert (_choose(logits, torch.zeros(2, dtype=torch.long), None, 1.0, 1.0) == 0).all()
 
 
 def test_greedy_is_the_same_code_path(loaded):

@@ -156,7 +156,8 @@ def test_lora_adapters_per_epoch_and_a_killed_run_resumes_to_the_same_bytes(real
 
 def test_eval_scores_the_trained_adapter_merged_or_not_alike(real_run, smollm2):
     """The adapter applied unmerged and merged into fp32 weights give the same answers, and logits
-    within 1e-4 (fp32 rounding of W + BA vs Wx + BAx)."""
+    within 2e-5 of their scale (fp32 rounding of W + BA vs Wx + BAx through 30 layers: 1.0e-4 at
+    logits up to 30 on one CI CPU, 3.4e-6 of the scale; an unapplied adapter moves them by O(1))."""
     import torch
     from peft import PeftModel
 
@@ -174,11 +175,15 @@ def test_eval_scores_the_trained_adapter_merged_or_not_alike(real_run, smollm2):
     batch = torch.tensor([ids[0]])
     with torch.inference_mode():
         unmerged_logits = peft(batch).logits
+        with peft.disable_adapter():
+            base_logits = peft(batch).logits
         unmerged = generate_answers(peft, tok, ids, max_new_tokens=12)
         merged_model = peft.merge_and_unload()
         merged_logits = merged_model(batch).logits
         merged = generate_answers(merged_model, tok, ids, max_new_tokens=12)
-    assert float((unmerged_logits - merged_logits).abs().max()) < 1e-4
+    scale = float(unmerged_logits.abs().max())
+    assert float((unmerged_logits - merged_logits).abs().max()) < 2e-5 * scale
+    assert float((unmerged_logits - base_logits).abs().max()) > 1e-3 * scale  # the adapter acts
     assert [a[0].text for a in unmerged] == [a[0].text for a in merged]
 
 
