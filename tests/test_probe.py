@@ -82,12 +82,23 @@ def test_gumbel_noise_is_keyed_not_positional():
     g = sample_noise(0, "b", 2, 3, 500)
     assert g.shape == (500,) and np.isfinite(g).all()
     assert (sample_noise(0, "b", 2, 3, 500) == g).all()  # a function of (seed, key, sample, step)
+    assert (sample_noise(0, "b", 2, 3, 800)[:500] == g).all()  # entry v does not depend on the vocabulary size
     for other in (sample_noise(1, "b", 2, 3, 500), sample_noise(0, "a", 2, 3, 500),
                   sample_noise(0, "b", 3, 3, 500), sample_noise(0, "b", 2, 4, 500)):
-        assert not (other == g).any()
+        assert (other == g).mean() < 0.01
     # standard Gumbel: mean = Euler's gamma (0.5772), variance pi^2 / 6
     many = np.concatenate([sample_noise(0, str(k), 0, 0, 2000) for k in range(50)])
     assert abs(many.mean() - 0.5772) < 0.02 and abs(many.var() - np.pi ** 2 / 6) < 0.06
+
+
+def test_tensor_hash_is_splitmix64_in_uint64_arithmetic():
+    """The int64 tensor version wraps exactly as uint64 arithmetic does (checked against Python ints)."""
+    from factsurv.modeling.generation import _GOLDEN, _MASK, _mix64, _srl, _mix_tensor, _signed, row_word
+
+    w = row_word(7, "hpo:HP:0001250", 3, 11)
+    x = torch.tensor([_signed(w)], dtype=torch.int64)[:, None] + torch.arange(1, 6) * _signed(_GOLDEN)
+    got = [v & _MASK for v in _srl(_mix_tensor(x), 40)[0].tolist()]
+    assert got == [_mix64(w + (v + 1) * _GOLDEN) >> 40 for v in range(5)]
 
 
 def test_gumbel_max_draws_follow_the_softmax():

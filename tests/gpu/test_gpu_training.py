@@ -122,3 +122,15 @@ def test_lora_on_gpu_trains_in_bf16_with_sdpa(tiny):
     frozen = [p for p in recipe.model.parameters() if not p.requires_grad]
     assert frozen and all(p.dtype == torch.bfloat16 for p in frozen)
     assert recipe.autocast  # bf16 autocast on for LoRA on CUDA
+
+
+def test_probe_noise_is_the_same_on_the_gpu():
+    """The probe's Gumbel numbers come from integer arithmetic on the device: the same bits on CUDA
+    as on the CPU, so a fact's samples do not depend on where the probe ran (given the same logits)."""
+    from factsurv.modeling.generation import gumbel_noise, row_word
+
+    words = [row_word(0, f"hpo:HP:{i:07d}", i % 4, 5) for i in range(16)]
+    cpu = gumbel_noise(words, 128256, "cpu")
+    gpu = gumbel_noise(words, 128256, "cuda").cpu()
+    assert torch.allclose(cpu, gpu, rtol=1e-6, atol=1e-6)
+    assert (cpu.argmax(-1) == gpu.argmax(-1)).all()

@@ -13,7 +13,8 @@
 - **Batch- and order-invariant sampling**: sample *j* of a fact takes, at answer step *t*, the
   token ``argmax_v(logit_v / temperature + g_v)`` within the top-p nucleus (Gumbel-max), where
   ``g = gumbel(seed, key, j, t)`` is one Gumbel number per vocabulary entry from a counter-based
-  generator (Philox, keyed by the probe seed and the fact's key, its ``fact_id``; counter *j*, *t*).
+  hash (a splitmix64 stream started at a hash of the probe seed, the fact's key, its ``fact_id``,
+  *j* and *t*), computed in integer arithmetic on the model's device (the same numbers on a GPU).
   A fact's samples therefore do not depend on the batch size, on the other facts or on their order
   (only on the model's logits for that prompt); and, unlike an inverse-CDF draw (whose cumulative sum
   over the whole vocabulary moves every interval when any logit moves), a draw changes under the
@@ -45,19 +46,8 @@ from factsurv import prompts
 
 log = logging.getLogger("factsurv")
 
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser (uint64 arithmetic wraps, as it should)."""
-    with np.errstate(over="ignore"):
-        x = x ^ (x >> np.uint64(30))
-        x = x * _M1
-        x = x ^ (x >> np.uint64(27))
-        x = x * _M2
-        return x ^ (x >> np.uint64(31))
+_M1, _M2, _GOLDEN = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB, 0x9E3779B97F4A7C15  # splitmix64's
+_MASK = (1 << 64) - 1
 
 
 def key_hash(key: str) -> int:
@@ -65,22 +55,55 @@ def key_hash(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(str(key).encode("utf-8"), digest_size=8).digest(), "little")
 
 
-def _seed_word(seed: int) -> int:
-    return int(_mix(np.uint64(int(seed) & 0xFFFFFFFFFFFFFFFF) * _GOLDEN + _GOLDEN))
+def _mix64(x: int) -> int:
+    """splitmix64's finaliser on a Python int (the scalar twin of :func:`_mix_tensor`)."""
+    x &= _MASK
+    x = ((x ^ (x >> 30)) * _M1) & _MASK
+    x = ((x ^ (x >> 27)) * _M2) & _MASK
+    return x ^ (x >> 31)
+
+
+def _signed(x: int) -> int:
+    return x - (1 << 64) if x >= 1 << 63 else x
+
+
+def row_word(seed: int, key: str, sample: int, step: int) -> int:
+    """The 64-bit start of the noise stream of sample ``sample`` of ``key`` at answer step ``step``."""
+    base = _mix64((int(seed) & _MASK) * _GOLDEN + _GOLDEN)
+    x = _mix64(base ^ _mix64(key_hash(key) + _GOLDEN))
+    return _mix64(x ^ (int(sample) * 0x100000 + int(step) + 1))
+
+
+def _srl(x: Any, k: int) -> Any:
+    """Logical right shift of int64 tensors holding uint64 bits."""
+    return (x >> k) & ((1 << (64 - k)) - 1)
+
+
+def _mix_tensor(x: Any) -> Any:
+    """splitmix64's finaliser on int64 tensors (two's-complement products wrap as uint64 ones do)."""
+    x = (x ^ _srl(x, 30)) * _signed(_M1)
+    x = (x ^ _srl(x, 27)) * _signed(_M2)
+    return x ^ _srl(x, 31)
+
+
+def gumbel_noise(words: Sequence[int], vocab: int, device: Any = "cpu") -> Any:
+    """``g[r, v]``, float32 on ``device``: standard Gumbel numbers ``-log(-log(u))``, where ``u`` is the
+    top 24 bits (plus half a step) of entry ``v`` of the splitmix64 stream that starts at
+    ``words[r]`` (:func:`row_word`). Integer arithmetic on the device itself, so the numbers are the
+    same on a CPU and a GPU, and cost a few elementwise passes over (rows, vocab)."""
+    import torch
+
+    start = torch.tensor([_signed(w) for w in words], dtype=torch.int64, device=device)[:, None]
+    offsets = torch.arange(1, int(vocab) + 1, dtype=torch.int64, device=device) * _signed(_GOLDEN)
+    bits = _srl(_mix_tensor(start + offsets[None, :]), 40)
+    u = (bits.to(torch.float32) + 0.5) * (1.0 / (1 << 24))
+    return -torch.log(-torch.log(u))
 
 
 def sample_noise(seed: int, key: str, sample: int, step: int, vocab: int) -> np.ndarray:
-    """``g[v]``, float64: the standard Gumbel numbers of sample ``sample`` of ``key`` at answer step
-    ``step``, one per vocabulary entry (``-log(-log(u))`` of Philox uniforms keyed by (seed, key),
-    counter (sample, step)); -inf where ``u`` is 0."""
-    return _noise(_seed_word(seed), key_hash(key), sample, step, vocab)
-
-
-def _noise(seed_word: int, key_word: int, sample: int, step: int, vocab: int) -> np.ndarray:
-    bits = np.random.Philox(key=[seed_word, key_word], counter=[0, 0, int(sample), int(step)])
-    u = np.random.Generator(bits).random(int(vocab))
-    with np.errstate(divide="ignore"):
-        return -np.log(-np.log(u))
+    """The Gumbel numbers of sample ``sample`` of ``key`` at answer step ``step``, one per vocabulary
+    entry, as a float32 array (what :func:`generate_answers` adds to that row's scaled logits)."""
+    return gumbel_noise([row_word(seed, key, sample, step)], vocab)[0].numpy()
 
 
 @dataclass(frozen=True)
@@ -320,8 +343,6 @@ def _generate_batch(model: Any, batch: Sequence[Sequence[int]], keys: Sequence[s
     cache = out.past_key_values
     logits = out.logits[:, -1, :]
     rows = len(batch) * reps
-    seed_word = _seed_word(seed)
-    hashes = [key_hash(k) for k in keys]
     # Sample paths are shared: a *group* is one prompt with one answer so far; the model runs once
     # per group, and every sample row in it draws its own next token from the group's distribution.
     # Rows that draw the same token stay together, so a confident model's K samples cost about one.
@@ -337,9 +358,8 @@ def _generate_batch(model: Any, batch: Sequence[Sequence[int]], keys: Sequence[s
         rg = torch.tensor(row_group, device=device)
         noise = None
         if sampling:  # row r is sample r % reps of prompt r // reps
-            vocab = logits.shape[-1]
-            noise = np.stack([_noise(seed_word, hashes[r // reps], r % reps, step, vocab) for r in row_ids])
-            noise = torch.from_numpy(noise).to(device=device, dtype=torch.float32)
+            words = [row_word(seed, keys[r // reps], r % reps, step) for r in row_ids]
+            noise = gumbel_noise(words, logits.shape[-1], device)
         nxt = _choose(logits, rg, noise, temperature, top_p)
         lp = torch.log_softmax(logits.float(), -1)[rg, nxt]
         new_groups: dict[tuple[int, int], list[int]] = {}
