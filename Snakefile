@@ -39,6 +39,7 @@ include: "workflow/rules/plan.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/control.smk"
 include: "workflow/rules/experiments.smk"
+include: "workflow/rules/learning_dynamics.smk"
 include: "workflow/rules/parameters.smk"
 
 

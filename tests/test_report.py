@@ -69,3 +69,13 @@ def test_the_stylesheet_puts_the_tables_at_full_width_and_the_graph_below(report
     css = (REPO / "workflow/report/stylesheet.css").read_text()
     assert "flex-wrap: wrap" in css and ".prose.prose-sm.max-w-lg { max-width: 64rem; }" in css
     assert ".prose.prose-sm.max-w-lg { max-width: 64rem; }" in html
+
+
+def test_the_loss_vs_learning_section(report):
+    """Rule learning_dynamics' figures and its stopping table, with their captions, under their own
+    category (docs/consolidation.md)."""
+    _, html, page = report
+    assert "javascript:app.showCategory('Loss%20vs%20learning')" in page
+    for caption in ("Loss vs learning for run tiny", "Consolidation in run tiny", "Stopping criteria for run tiny",
+                    "The stopping criteria of run tiny"):
+        assert caption in html, caption

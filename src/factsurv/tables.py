@@ -219,3 +219,45 @@ GRADIENT_SHARED_COLUMNS = (
 ATTENTION_COLUMNS = ("epoch", "layer", "head", "mass", "label_share", "n_facts")
 #: answer_loss.tsv: per epoch the mean answer loss per token of the same facts, and the plateau epoch
 ANSWER_LOSS_COLUMNS = ("epoch", "answer_loss", "n_facts", "plateau_epoch")
+
+# Loss vs learning, consolidation and stopping (arXiv 2601.03858; docs/consolidation.md):
+# results/{run}/analysis/ (rule learning_dynamics) and results/experiments/{name}/.
+#: loss_recall.tsv: per epoch the training loss (checkpoint.json) beside the trained facts' recall, the
+#: change of each from the epoch before, the facts gained and lost, and whether the two agree
+LOSS_RECALL_COLUMNS = ("epoch", "train_loss", "loss_change", "n_trained", "correct", "recall", "recall_change",
+                       "gained", "lost", "agreement", "disagree")
+#: consolidation_facts.tsv: per fact of an event kind's selection, its acquisitions (wrong → right) and
+#: losses (right → wrong), the first acquisition, the losses after it, the state at the last epoch and
+#: the retention time after the first acquisition (duration, event: lost again); group columns follow
+CONSOLIDATION_FACT_COLUMNS = ("kind", "fact_id", "split", "ontology", "baseline_correct", "final_correct",
+                              "n_acquisitions", "n_losses", "first_acquisition", "losses_after", "acquired",
+                              "retained_at_end", "consolidated", "duration", "event")
+#: consolidation.tsv: per kind and group, the shares over the facts wrong at epoch 0 (Wilson 95 %) and
+#: the Kaplan–Meier median retention after the first acquisition
+CONSOLIDATION_COLUMNS = ("kind", "group_var", "group", "n_facts", "n_acquired", "acquired_share",
+                         "acquired_lower_95", "acquired_upper_95", "acquisitions", "acquisitions_per_acquired",
+                         "n_flip_flop", "flip_flop_share", "n_retained", "retained_share", "retained_lower_95",
+                         "retained_upper_95", "n_consolidated", "consolidated_share", "consolidated_lower_95",
+                         "consolidated_upper_95", "median_retention", "logrank_p")
+#: km_retention.tsv: Kaplan–Meier share still right by epochs since the first acquisition, per kind and group
+RETENTION_KM_COLUMNS = ("kind", "group_var", "group", "epoch", "n_at_risk", "n_events", "n_censored", "survival",
+                        "survival_lower_95", "survival_upper_95")
+#: stopping.tsv: per stopping criterion the epoch it stops at (the model kept) and what that model
+#: holds, beside the last epoch and the best epoch in hindsight (epochs_trained: when it fires)
+STOPPING_COLUMNS = ("criterion", "monitors", "stop_epoch", "epochs_trained", "triggered", "trained_recall",
+                    "trained_recall_lower_95", "trained_recall_upper_95", "generalization", "generalization_lower_95",
+                    "generalization_upper_95", "n_generalization", "control_accuracy", "trained_recall_vs_last",
+                    "trained_recall_vs_best", "generalization_vs_last", "control_vs_last", "note")
+#: stopping_series.tsv: per epoch the series the stopping criteria watch (training and validation loss, trained
+#: recall, the held-back probe set's recall, control accuracy) and the generalization a stop keeps
+STOPPING_SERIES_COLUMNS = ("epoch", "train_loss", "validation_loss", "n_trained", "trained_correct", "trained_recall",
+                           "n_probe", "probe_recall", "n_generalization", "generalized", "generalization",
+                           "control_accuracy")
+#: learning_summary.tsv: the run's one-number results of the three analyses (value, 95 % interval, n)
+LEARNING_SUMMARY_COLUMNS = ("analysis", "metric", "group", "value", "lower_95", "upper_95", "n", "note")
+#: experiments' consolidation.tsv: the runs' facts pooled, shares with 95 % intervals from SEs clustered by run
+POOLED_CONSOLIDATION_COLUMNS = ("kind", "group_var", "group", "n_runs", "n_facts", "n_acquired", "acquired_share",
+                                "acquired_lower_95", "acquired_upper_95", "retained_share", "retained_lower_95",
+                                "retained_upper_95", "consolidated_share", "consolidated_lower_95",
+                                "consolidated_upper_95", "se_type", "hr_lost", "hr_lost_lower_95",
+                                "hr_lost_upper_95", "hr_lost_p", "note")

@@ -240,7 +240,8 @@ def sampled_ontologies():
 
 # The default target (the all rule): what each part of the workflow adds, asked of the functions that
 # its .smk file defines (model_targets in model_common.smk, analysis_targets in analysis.smk,
-# control_targets in control_common.smk, paper_targets and experiment_outputs in experiments.smk).
+# control_targets in control_common.smk, paper_targets and experiment_outputs in experiments.smk,
+# learning_dynamics_targets and experiment_learning_targets in learning_dynamics.smk).
 # They are looked up when rule all is read, after every file is included.
 def run_targets(run):
     """Every final output of one run."""
@@ -250,6 +251,7 @@ def run_targets(run):
         *control_targets(run),
         *paper_targets(run),
         *parameter_targets(run),
+        *learning_dynamics_targets(run),
     ]
 
 
@@ -260,6 +262,7 @@ def final_targets():
         outputs += run_targets(run)
     for name in sorted(EXPERIMENTS):
         outputs += experiment_outputs(name) + experiment_parameter_targets(name)
+        outputs += experiment_learning_targets(name)
     return outputs
 
 
