@@ -12,6 +12,15 @@ min_version("9.0")
 # the command line (config/study.yaml, a test config) replaces it whole. Snakemake would otherwise
 # merge the two and add the demo's run to every study.
 if not workflow.overwrite_configfiles:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+    from factsurv.config import config_file_problem
+
+    # one line naming the file, not Snakemake's message that names none
+    if _problem := config_file_problem("config/config.yaml"):
+        raise WorkflowError(_problem)
 
     configfile: "config/config.yaml"
 

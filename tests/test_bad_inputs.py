@@ -105,6 +105,21 @@ HP_HPOA = (REPO / "tests/data/tiny/hp.hpoa").read_bytes()
 GO_GAF = gzip.decompress((REPO / "tests/data/tiny/go.gaf.gz").read_bytes())
 GO_OBO = (REPO / "tests/data/tiny/go.obo").read_text()
 
+def _facts_table(on_mismatch: str = "error", **spec) -> Callable[[dict], None]:
+    """facts.source: table with one table bad/facts.csv (columns id, label, hits)."""
+    def edit(c: dict) -> None:
+        c["facts"] = {"source": "table", "on_mismatch": on_mismatch,
+                      "tables": [{"path": "bad/facts.csv", "id_column": "id", "label_column": "label", **spec}]}
+
+    return edit
+
+
+def _csv(*rows: str) -> dict[str, bytes]:
+    return {"bad/facts.csv": ("id,label,hits\n" + "".join(r + "\n" for r in rows)).encode()}
+
+
+GOOD_ROWS = ("HP:0000003,Lens,4", "HP:0000005,Bone cell,2", "HP:0000017,Spine,7")
+
 CASES = [
     # --- the worst cases: a file of the wrong kind, empty or binary
     ("gguf model that is no GGUF file",
@@ -183,6 +198,41 @@ CASES = [
     ("ontology URL of an unknown scheme",
      lambda c: c["ontologies"]["hpo"].update(obo={"source": "url", "url": "ftp://example.org/hp.obo"}), {}, None,
      r"ontologies\.hpo\.obo\.url: 'ftp://example\.org/hp\.obo' is not an http\(s\) or file:// URL"),
+    # --- class 1: the content of a user's fact table (checked where it is read, before any job)
+    ("fact table: an identifier twice", _facts_table(), _csv(*GOOD_ROWS, "HP:0000003,Lens again,1"), None,
+     r"facts\.tables\.0: bad/facts\.csv, line 5, column 'id': 1 row\(s\) repeat the identifier of an earlier "
+     r"row \(duplicate\): 'HP:0000003' \(the identifier of bad/facts\.csv, line 2 again\)"),
+    ("fact table: identifiers in the PURL form", _facts_table(),
+     _csv(*GOOD_ROWS, "HP_0000008,Brain,1", "http://purl.obolibrary.org/obo/HP_0000010,Retina,1"), None,
+     r"facts\.tables\.0: bad/facts\.csv, lines 5, 6, column 'id': 2 row\(s\) have an identifier that is not "
+     r"PREFIX:LOCAL \(malformed\): 'HP_0000008' \(not PREFIX:LOCAL; did you mean HP:0000008\?\)"),
+    ("fact table: another ontology's identifier", _facts_table(ontology="hpo"),
+     _csv(*GOOD_ROWS, "GO:0000001,Kidney lens cell,1"), None,
+     r"facts\.tables\.0: bad/facts\.csv, line 5, column 'id': 1 row\(s\) have an identifier of another ontology "
+     r"or of no configured one \(wrong_prefix\): 'GO:0000001' \(a go identifier, but the table's ontology is hpo"),
+    ("fact table: an unknown prefix", _facts_table(), _csv(*GOOD_ROWS, "MP:0000001,Odd,1"), None,
+     r"facts\.tables\.0: bad/facts\.csv, line 5, column 'id'.*\(wrong_prefix\): 'MP:0000001' \(prefix 'MP' is no "
+     r"configured ontology's \(GO → go, HP → hpo\)\)"),
+    ("fact table: blank labels", _facts_table(), _csv("HP:0000003,,4", *GOOD_ROWS[1:], "HP:0000013, ,1"), None,
+     r"facts\.tables\.0: bad/facts\.csv, lines 2, 5, column 'label': 2 row\(s\) have an empty label \(blank_label\)"),
+    ("fact table: a covariate column without values",
+     _facts_table(covariates={"annotation_count": "hits"}), _csv("HP:0000003,Lens,", "HP:0000005,Bone cell, "), None,
+     r"facts\.tables\.0: bad/facts\.csv: column 'hits' \(facts\.tables covariates\.annotation_count\) has no value "
+     r"in any of its 2 rows"),
+    ("fact table: keep cannot keep a broken row", _facts_table("keep"), _csv(*GOOD_ROWS, "HP:0000005,Bone cell,1"), None,
+     r"facts\.tables\.0: bad/facts\.csv, line 5, column 'id'.*\(duplicate\).*on_mismatch: keep keeps rows that "
+     r"disagree with the release, not these"),
+    ("fact table: fewer rows than to withhold once broken ones are dropped",
+     _facts_table("drop", split="random", heldout=3), _csv(*GOOD_ROWS[:2], "HP 0000017,Spine,1"), None,
+     r"facts\.tables\.0\.heldout: 3 rows to withhold, but bad/facts\.csv has 2 once the 1 row\(s\) with a content "
+     r"problem are dropped"),
+    # --- class 3: counts beyond the ontology, at the first point knowable (here: the OBO file is
+    # local and newer than the term table, so before parse_terms runs again)
+    ("counts beyond the namespace, known from the OBO file",
+     lambda c: (c["sample"]["counts"]["go"].update(train=500), _source("go", "obo", "bad/go.obo")(c)),
+     {"bad/go.obo": GO_OBO.encode()}, None,
+     r"sample\.counts\.go: asks for 508 facts \(train 500 \+ heldout 8\) but bad/go\.obo has only 23 eligible "
+     r"terms in namespace 'cellular_component'"),
     # --- representative cases the schema caught already
     ("wrong type", lambda c: c["sample"].update(seed="seven"), {}, None,
      r"sample\.seed: 'seven' is not of type 'integer'"),
@@ -225,4 +275,29 @@ def test_a_mistake_stops_before_any_job_and_changes_nothing(finished, case):
     assert re.search(message, out), f"{name}: expected /{message}/ in\n{out[-3000:]}"
     assert "nothing was run" in out or "invalid configuration" in out, out[-3000:]
     assert not re.search(r"^(local)?rule \w+:", out, re.MULTILINE), f"{name}: a job started\n{out[-3000:]}"
+    assert "Traceback" not in out, f"{name}: a traceback\n{out[-3000:]}"
     assert snapshot(finished) == before, f"{name}: files under results/ or resources/ changed"
+
+
+@pytest.mark.parametrize(("text", "what"), [
+    ("", r": the file is empty \(no keys\)"),
+    ("- ontologies\n- runs\n", r": the file is a YAML list, not a mapping of keys"),
+    ("ontologies: [\n", r", line \d+: not valid YAML"),
+])
+def test_a_default_config_that_is_no_mapping_is_one_line_naming_the_file(finished, text, what):
+    """config/config.yaml (the config without --configfile) that is empty, a list or broken YAML:
+    one line naming the file, no traceback, no job. (A --configfile is read by Snakemake's command
+    line before the Snakefile; its message names no file: snakemake/snakemake#2439.)"""
+    default = finished / "config/config.yaml"
+    kept = default.read_bytes()
+    before = snapshot(finished)
+    default.write_text(text)
+    try:
+        proc = run_snakemake(finished, check=False)
+    finally:
+        default.write_bytes(kept)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert re.search(r"config error in config/config\.yaml" + what, out), out[-3000:]
+    assert "Traceback" not in out and not re.search(r"^(local)?rule \w+:", out, re.MULTILINE), out[-3000:]
+    assert snapshot(finished) == before

@@ -167,7 +167,8 @@ def test_duplicates_after_alt_id_mapping_and_unkeepable_rows(releases, counts, t
     notes = report["note"].tolist()
     assert notes[0].startswith("prefix 'MP' is no configured ontology's (GO → go, HP → hpo)")
     assert notes[1].endswith("did you mean HP:0000003?")
-    with pytest.raises(InputError, match=r"foreign\.tsv, line 2: cannot keep MP:0000001: no configured ontology has its prefix"):
+    with pytest.raises(InputError, match=r"foreign\.tsv, line 2, column 'id': 1 row\(s\) have an identifier of another "
+                       r"ontology or of no configured one \(wrong_prefix\): 'MP:0000001' \(prefix 'MP' is no configured"):
         run(releases, counts, "keep", tables=(spec,))
     with pytest.raises(InputError, match="no facts left after dropping"):
         run(releases, counts, "drop", tables=({**spec, "path": str(nolabel), "label_column": None},))

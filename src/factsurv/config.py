@@ -46,6 +46,35 @@ def validate_config(config: dict[str, Any], schema: dict[str, Any] | str | Path)
     return config
 
 
+def config_file_problem(path: str | Path) -> str | None:
+    """One line naming ``path`` when the file cannot be a config (not there, empty, not YAML, or
+    YAML whose top level is a list or a scalar instead of a mapping of keys), else None.
+
+    For the Snakefile's default config file; Snakemake reads a ``--configfile`` itself before the
+    Snakefile, and says "Config file must be given as JSON or YAML with keys at top level" without
+    naming the file (snakemake/snakemake#2439)."""
+    import yaml
+
+    where = f"config error in {path}"
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return f"{where}: file not found"
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"{where}: cannot read it ({type(exc).__name__}: {exc})"
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f", line {mark.line + 1}" if mark is not None else ""
+        return f"{where}{line}: not valid YAML ({getattr(exc, 'problem', None) or exc})"
+    if isinstance(value, dict):
+        return None
+    what = ("empty (no keys)" if value is None else
+            f"a YAML {'list' if isinstance(value, list) else type(value).__name__}, not a mapping of keys")
+    return f"{where}: the file is {what}; a config is a mapping (ontologies:, sample:, models:, runs:, …)"
+
+
 def refuse_unknown_keys(values: Mapping[str, Any], known: Iterable[str], section: str) -> None:
     """Raise :class:`ConfigError` naming the keys of the block ``values`` (config ``section``) that
     are not in ``known``: the one error of every settings class's ``from_params``."""

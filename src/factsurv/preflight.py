@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 
 from factsurv.config import models_missing_from_cache
@@ -305,28 +306,60 @@ def literature_errors(config: dict[str, Any], produced: Iterable[str] = ()) -> l
     return out
 
 
+def _fetched_obo(onto: str, spec: dict[str, Any]) -> Path | None:
+    """resources/ontologies/{onto}.obo when get_ontology fetched it from the configured source (its
+    provenance record names the same url, wheel and member), else None."""
+    import json
+
+    obo = Path(f"resources/ontologies/{onto}.obo")
+    record = Path(f"{obo}.provenance.json")
+    if not obo.is_file() or not record.is_file():
+        return None
+    try:
+        prov = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    keys = [k for k in ("source", "url", "wheel", "member") if k in spec]
+    return obo if all(prov.get(k) == spec[k] for k in keys) else None
+
+
 def capacity_errors(config: dict[str, Any]) -> list[str]:
-    """sample.counts larger than what an ontology can hold, once its term table is known (exists
-    and is not older than the ontology file it was parsed from)."""
+    """sample.counts larger than what an ontology offers, at the first point it is knowable: from
+    the term table when it exists and is not older than its ontology file; else from the ontology
+    file itself when it is local (``source: path``, or already fetched from the configured source
+    into resources/ontologies/), by a scan of its stanzas (factsurv.data.sniff.obo_terms) — so that
+    a first run stops before parse_terms, not in sample_facts."""
     from factsurv.data.sampling import eligible_terms
+    from factsurv.data.sniff import obo_terms
     from factsurv.io import read_tsv
 
     out = []
     sample = config.get("sample", {})
+    if config.get("facts", {}).get("source", "sample") != "sample":
+        return out
     for onto, counts in sorted(sample.get("counts", {}).items()):
         spec = config.get("ontologies", {}).get(onto)
+        if spec is None:
+            continue
         table = Path(f"results/terms/{onto}.tsv")
-        if spec is None or not table.is_file():
-            continue
         sources = [Path(f"resources/ontologies/{onto}.obo")]
-        if spec["obo"].get("source") == "path":
+        local = spec["obo"].get("source") == "path"
+        if local:
             sources.append(Path(spec["obo"]["path"]))
-        if not _newer_or_equal(table, sources):
-            continue  # the table is stale: it will be remade, and sample_facts checks again
-        try:
-            terms = read_tsv(table, ["term_id", "label", "namespace", "obsolete"])
-        except (InputError, ValueError, OSError):
-            continue
+        terms, origin = None, None
+        if table.is_file() and _newer_or_equal(table, sources):
+            try:
+                terms, origin = read_tsv(table, ["term_id", "label", "namespace", "obsolete"]), table
+            except (InputError, ValueError, OSError):
+                terms = None
+        if terms is None:
+            obo = Path(spec["obo"]["path"]) if local else _fetched_obo(onto, spec["obo"])
+            if obo is None or not obo.is_file():
+                continue  # not knowable yet: sample_facts checks after parse_terms
+            rows = obo_terms(obo)
+            if not rows:
+                continue  # the file's own check reports it
+            terms, origin = pd.DataFrame(rows), obo
         eligible, _ = eligible_terms(
             terms, prefix=spec["prefix"], namespace=spec.get("namespace"),
             duplicate_labels=sample.get("duplicate_labels", "drop"),
@@ -336,7 +369,7 @@ def capacity_errors(config: dict[str, Any]) -> list[str]:
             ns = f" in namespace {spec['namespace']!r}" if spec.get("namespace") else ""
             out.append(
                 f"config error at sample.counts.{onto}: asks for {wanted} facts (train {counts.get('train', 0)} "
-                f"+ heldout {counts.get('heldout', 0)}) but {table} has only {len(eligible)} eligible terms{ns}"
+                f"+ heldout {counts.get('heldout', 0)}) but {origin} has only {len(eligible)} eligible terms{ns}"
             )
     return out
 
@@ -412,8 +445,6 @@ def path_kind_errors(config: dict[str, Any]) -> list[str]:
     (http, https or an existing file://), fact tables with the configured columns and splits."""
     from urllib.parse import unquote, urlparse
 
-    from factsurv.data.fact_table import read_table
-
     out = []
     for name, model in sorted(config.get("models", {}).items()):
         folder = model.get("name_or_path")
@@ -441,19 +472,45 @@ def path_kind_errors(config: dict[str, Any]) -> list[str]:
                 out.append(f"{where}: {src['url']!r} is not an http(s) or file:// URL")
             elif url.scheme == "file" and not Path(unquote(url.path)).is_file():
                 out.append(f"{where}: file not found: {unquote(url.path)}")
+    out += fact_table_errors(config)
+    return out
+
+
+def fact_table_errors(config: dict[str, Any]) -> list[str]:
+    """facts.source: table: every table read whole, as table_facts will read it (columns, splits,
+    covariates, empty identifiers), and every row checked in itself and against the config
+    (factsurv.data.fact_table.content_problems: malformed identifiers, another ontology's prefix,
+    an identifier twice, an empty label): an error naming the file, the first rows and the column,
+    unless facts.on_mismatch is drop (table_facts then drops and counts them). What needs the
+    ontology release (unknown, obsolete, a label that differs) is checked by table_facts."""
+    from factsurv.data.fact_table import content_errors, content_problems, read_table
+
     facts = config.get("facts", {})
-    if facts.get("source") == "table":
-        for i, table in enumerate(facts.get("tables", [])):
-            if not Path(str(table.get("path"))).is_file():
-                continue  # validate_config names it
-            try:
-                rows = read_table(table)
-            except InputError as exc:
-                out.append(f"config error at facts.tables.{i}: {exc}")
-                continue
-            if table.get("split") == "random" and table.get("heldout", 0) > len(rows):
-                out.append(f"config error at facts.tables.{i}.heldout: {table['heldout']} rows to withhold, but "
-                           f"{table['path']} has {len(rows)}")
+    if facts.get("source") != "table":
+        return []
+    out, tables = [], []
+    for i, table in enumerate(facts.get("tables", [])):
+        if not Path(str(table.get("path"))).is_file():
+            continue  # validate_config names it
+        try:
+            tables.append((i, table, read_table(table)))
+        except InputError as exc:
+            out.append(f"config error at facts.tables.{i}: {exc}")
+    prefixes = {o: spec.get("prefix", "") for o, spec in config.get("ontologies", {}).items()}
+    problems = content_problems([(t, rows) for _, t, rows in tables], prefixes)
+    on_mismatch = facts.get("on_mismatch", "error")
+    reported: set[str] = set()
+    for i, table, rows in tables:
+        path = str(Path(str(table["path"])))
+        mine = [p for p in problems if p["table"] == path]
+        if on_mismatch != "drop" and path not in reported:
+            out += [f"config error at facts.tables.{i}: {m}" for m in content_errors(mine, on_mismatch)]
+            reported.add(path)
+        broken = len(mine) if on_mismatch == "drop" else 0
+        if table.get("split") == "random" and table.get("heldout", 0) > len(rows) - broken:
+            dropped = f" once the {broken} row(s) with a content problem are dropped" if broken else ""
+            out.append(f"config error at facts.tables.{i}.heldout: {table['heldout']} rows to withhold, but "
+                       f"{table['path']} has {len(rows) - broken}{dropped}")
     return out
 
 

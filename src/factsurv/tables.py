@@ -51,6 +51,9 @@ TABLE_COVARIATES = ("identifier_frequency", "term_frequency", "annotation_count"
 FACT_TABLE_REPORT_COLUMNS = (
     "table", "line", "table_id", "ontology", "term_id", "issue", "table_label", "release_label", "action", "note",
 )
+#: results/facts/facts_table_drops.tsv (fact_table_drops): the rows dropped from a user's fact table,
+#: per table and reason (the report's "Data" page; empty when nothing was dropped)
+FACT_TABLE_DROP_COLUMNS = ("table", "issue", "rows", "lines")
 #: literature covariates: how often the identifier and the term occur in the literature
 LITERATURE_COVARIATES = ("identifier_frequency", "term_frequency")
 #: results/facts/literature_counts.tsv (and a literature table's / table_facts overrides' columns)

@@ -258,6 +258,8 @@ def run_targets(run):
 def final_targets():
     """The default target: the facts, every run's outputs and every experiment's joint analysis."""
     outputs = ["results/facts/facts.tsv", "results/facts/literature_counts.tsv"]
+    if facts_from_table():
+        outputs.append("results/facts/facts_table_drops.tsv")
     for run in RUNS:
         outputs += run_targets(run)
     for name in sorted(EXPERIMENTS):

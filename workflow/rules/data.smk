@@ -108,6 +108,26 @@ if facts_from_table():
         script:
             "../scripts/table_facts.py"
 
+    # The rows table_facts dropped (facts.on_mismatch: drop), counted per table and reason, for
+    # the report (factsurv.data.fact_table.drop_counts; empty when none was dropped).
+    rule fact_table_drops:
+        input:
+            FACTS_OUTPUTS["report"],
+        output:
+            report(
+                "results/facts/facts_table_drops.tsv",
+                caption="../report/facts_table_drops.rst",
+                category="Data",
+                subcategory="fact tables",
+                labels={"table": "rows dropped"},
+            ),
+        log:
+            "logs/fact_table_drops.log",
+        conda:
+            "../../envs/data.yaml"
+        script:
+            "../scripts/fact_table_drops.py"
+
 else:
 
     rule sample_facts:

@@ -11,11 +11,22 @@ configurable. Every identifier is checked against the ontology release the workf
 - ``label_differs``: the table's label is not the release's (compared with whitespace collapsed and
   case ignored).
 
+Before that, each row is checked in itself and against the config (:func:`content_problems`;
+the pre-flight runs the same function while the workflow is planned, so these stop before any job):
+
+- ``malformed``: the identifier is not ``PREFIX:LOCAL`` (``HP_0001250``, ``HP 0001250``, a URL);
+- ``wrong_prefix``: its prefix is not its table's ontology's, or no configured ontology's;
+- ``duplicate``: the identifier of an earlier row (of any table) again;
+- ``blank_label``: the table has a label column and this row's label is empty.
+
 Every such row is listed in the report (one row per table row and issue) and the log.
 ``on_mismatch`` decides what happens to rows with an ``obsolete``, ``unknown`` or ``label_differs``
 issue: ``error`` stops with the list, ``drop`` removes them, ``keep`` keeps them as given (the
 table's label is used; an unknown identifier needs a label in the table and gets NA structure
-covariates).
+covariates). A row with a content problem cannot be kept as given: it stops the workflow unless
+``on_mismatch`` is ``drop``, which removes it. Dropped rows are counted per table and reason
+(:func:`drop_counts`, ``results/facts/facts_table_drops.tsv``, shown in the report).
+A covariate column that has no value in any row is an error whatever ``on_mismatch`` says.
 
 Covariates in the table override the computed ones only where a cell is given: an empty cell keeps
 the computed ``annotation_count`` (and the literature count of ``literature.source``).
@@ -39,6 +50,7 @@ from factsurv.io import InputError
 from factsurv.tables import (
     FACT_COLUMNS,
     FACT_SPLITS,
+    FACT_TABLE_DROP_COLUMNS,
     FACT_TABLE_REPORT_COLUMNS,
     LITERATURE_COLUMNS,
     LITERATURE_COVARIATES,
@@ -47,8 +59,21 @@ from factsurv.tables import (
 
 log = logging.getLogger("factsurv.data.fact_table")
 
-ISSUES = ("alt_id", "obsolete", "unknown", "label_differs")
+#: problems a row has in itself or against the config (checked before the release is known)
+CONTENT_ISSUES = ("malformed", "wrong_prefix", "duplicate", "blank_label")
+ISSUES = ("alt_id", "obsolete", "unknown", "label_differs", *CONTENT_ISSUES)
 ON_MISMATCH = ("error", "drop", "keep")
+#: an identifier: PREFIX:LOCAL (the schema's prefixes are letters; the local part has no blanks)
+ID_SYNTAX = re.compile(r"^([A-Za-z]+):([A-Za-z0-9][A-Za-z0-9_.\-]*)$")
+#: how many row numbers a message lists before "and N more"
+SHOWN_LINES = 5
+
+_CONTENT_WHAT = {
+    "malformed": "have an identifier that is not PREFIX:LOCAL",
+    "wrong_prefix": "have an identifier of another ontology or of no configured one",
+    "duplicate": "repeat the identifier of an earlier row",
+    "blank_label": "have an empty label",
+}
 
 
 @dataclass
@@ -76,6 +101,14 @@ def _delimiter(path: Path, delimiter: str | None) -> str:
     with open(path, encoding="utf-8-sig", errors="replace") as fh:
         header = fh.readline()
     return "\t" if "\t" in header else ","
+
+
+def lines_text(lines: Sequence[Any], n: int = SHOWN_LINES) -> str:
+    """``line 3`` or ``lines 3, 5, 9 and 2 more``: the first few row numbers of a problem."""
+    lines = list(lines)
+    head = ", ".join(str(v) for v in lines[:n])
+    more = f" and {len(lines) - n} more" if len(lines) > n else ""
+    return f"line{'s' if len(lines) > 1 else ''} {head}{more}"
 
 
 def read_table(spec: Mapping[str, Any]) -> pd.DataFrame:
@@ -111,7 +144,7 @@ def read_table(spec: Mapping[str, Any]) -> pd.DataFrame:
     ids = raw[id_col].str.strip().to_numpy()
     empty = np.flatnonzero(ids == "")
     if len(empty):
-        raise InputError(f"{path}, line {out['line'].iloc[empty[0]]}: empty identifier in column {id_col!r}")
+        raise InputError(f"{path}, {lines_text(out['line'].iloc[empty])}: empty identifier in column {id_col!r}")
     out["table_id"] = ids
     label_col = column("label_column")
     out["table_label"] = [" ".join(v.split()) for v in raw[label_col]] if label_col else ""
@@ -125,7 +158,7 @@ def read_table(spec: Mapping[str, Any]) -> pd.DataFrame:
         bad = np.flatnonzero(~np.isin(values, FACT_SPLITS))
         if len(bad):
             raise InputError(
-                f"{path}, line {out['line'].iloc[bad[0]]}: column {split_col!r} must be train or heldout, "
+                f"{path}, {lines_text(out['line'].iloc[bad])}: column {split_col!r} must be train or heldout, "
                 f"got {raw[split_col].iloc[bad[0]]!r}"
             )
         out["split"] = values
@@ -149,11 +182,103 @@ def read_table(spec: Mapping[str, Any]) -> pd.DataFrame:
         bad = np.flatnonzero(((num.isna() & ~text.isin(["", "NA", "NaN"])) | (num < 0)).to_numpy())
         if len(bad):
             raise InputError(
-                f"{path}, line {out['line'].iloc[bad[0]]}: column {name!r} ({cov}) must be a non-negative "
+                f"{path}, {lines_text(out['line'].iloc[bad])}: column {name!r} ({cov}) must be a non-negative "
                 f"count or empty, got {raw[name].iloc[bad[0]]!r}"
+            )
+        if len(num) and num.isna().all():
+            raise InputError(
+                f"{path}: column {name!r} (facts.tables covariates.{cov}) has no value in any of its {len(num)} "
+                f"rows: map covariates.{cov} to a column that holds counts, or leave it out (then it is computed)"
             )
         out[cov] = num.to_numpy(dtype=float)
     return out.reset_index(drop=True)
+
+
+def _suggest(tid: str, prefixes: Mapping[str, str]) -> str:
+    """``; did you mean HP:0001250?`` for an identifier written another way (HP_0001250, hp:0001250,
+    a PURL), else ""."""
+    by_upper = {p.upper(): p for p in prefixes.values()}
+    m = re.search(r"([A-Za-z]+)\s*[:_ ]\s*([A-Za-z0-9]+)\s*$", tid)
+    if m and m.group(1).upper() in by_upper:
+        guess = f"{by_upper[m.group(1).upper()]}:{m.group(2)}"
+        if guess != tid:
+            return f"; did you mean {guess}?"
+    return ""
+
+
+def content_problems(
+    tables: Sequence[tuple[Mapping[str, Any], pd.DataFrame]], prefixes: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """The rows of the tables (spec, rows of :func:`read_table`) that are wrong in themselves or
+    against the config, whatever the ontology release says: one problem per row (the first of
+    ``CONTENT_ISSUES`` that applies), as report rows (``FACT_TABLE_REPORT_COLUMNS`` and ``column``).
+
+    ``prefixes`` maps every configured ontology to its prefix. A ``duplicate`` is a row whose
+    (ontology, identifier) an earlier row of any table has; the first one is not a problem.
+    """
+    by_prefix = {p: o for o, p in prefixes.items()}
+    known = ", ".join(f"{p} → {o}" for o, p in sorted(prefixes.items()))
+    seen: dict[tuple[str, str], str] = {}
+    out: list[dict[str, Any]] = []
+    for spec, rows in tables:
+        onto_of_table = spec.get("ontology")
+        id_col, label_col = str(spec.get("id_column")), spec.get("label_column")
+        for r in rows.itertuples(index=False):
+            tid = str(r.table_id)
+            m = ID_SYNTAX.match(tid)
+            prefix = m.group(1) if m else ""
+            onto = onto_of_table or by_prefix.get(prefix, "")
+            base = {"table": r.table, "line": r.line, "table_id": tid, "ontology": onto, "term_id": tid,
+                    "table_label": r.table_label, "release_label": "", "column": id_col}
+            issue, note = None, ""
+            if m is None:
+                issue, note = "malformed", f"not PREFIX:LOCAL{_suggest(tid, prefixes)}"
+            elif onto_of_table and prefix != prefixes.get(onto_of_table):
+                other = f"a {by_prefix[prefix]} identifier" if prefix in by_prefix else f"prefix {prefix!r}"
+                issue = "wrong_prefix"
+                note = (f"{other}, but the table's ontology is {onto_of_table} (prefix "
+                        f"{prefixes.get(onto_of_table)}){_suggest(tid, {onto_of_table: prefixes.get(onto_of_table, '')})}")
+            elif not onto_of_table and prefix not in by_prefix:
+                issue, note = "wrong_prefix", f"prefix {prefix!r} is no configured ontology's ({known}){_suggest(tid, prefixes)}"
+            elif (onto, tid) in seen:
+                issue, note = "duplicate", f"the identifier of {seen[(onto, tid)]} again"
+            elif label_col and not r.table_label:
+                issue, note, base["column"] = "blank_label", f"empty label (column {label_col!r})", label_col
+            if issue is None or issue == "blank_label":
+                seen.setdefault((onto, tid), f"{r.table}, line {r.line}")
+            if issue is not None:
+                out.append({**base, "issue": issue, "note": note})
+    return out
+
+
+def content_errors(problems: Sequence[Mapping[str, Any]], on_mismatch: str) -> list[str]:
+    """One message per table and issue: the file, the first row numbers and the column, with the
+    way out (only ``on_mismatch: drop`` drops such rows)."""
+    out = []
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for p in problems:
+        groups.setdefault((p["table"], p["issue"]), []).append(p)
+    for (table, issue), rows in groups.items():
+        shown = "; ".join(f"{p['table_id']!r} ({p['note']})" for p in rows[:SHOWN_LINES])
+        keep = (" (on_mismatch: keep keeps rows that disagree with the release, not these)"
+                if on_mismatch == "keep" else "")
+        out.append(
+            f"{table}, {lines_text([p['line'] for p in rows])}, column {rows[0]['column']!r}: {len(rows)} row(s) "
+            f"{_CONTENT_WHAT[issue]} ({issue}): {shown}{'; …' if len(rows) > SHOWN_LINES else ''}. Fix the table, "
+            f"or set facts.on_mismatch: drop to drop these rows (counted in results/facts/facts_table_drops.tsv){keep}"
+        )
+    return out
+
+
+def drop_counts(report: pd.DataFrame) -> pd.DataFrame:
+    """The rows dropped, per table and reason (``FACT_TABLE_DROP_COLUMNS``): from the report's rows
+    with action ``dropped``; a row is counted once, under its first reason."""
+    dropped = report[report["action"] == "dropped"].drop_duplicates(["table", "line"])
+    rows = [
+        {"table": table, "issue": issue, "rows": len(grp), "lines": lines_text(grp["line"].tolist(), 20)}
+        for (table, issue), grp in dropped.groupby(["table", "issue"], sort=False)
+    ]
+    return pd.DataFrame(rows, columns=list(FACT_TABLE_DROP_COLUMNS))
 
 
 def _norm(label: str) -> str:
@@ -243,24 +368,47 @@ def facts_from_tables(
     """
     if on_mismatch not in ON_MISMATCH:
         raise InputError(f"facts.on_mismatch: must be one of {list(ON_MISMATCH)}, not {on_mismatch!r}")
-    checked, issues = [], []
-    for i, spec in enumerate(specs):
-        rows = read_table(spec)
+    tables = [(spec, read_table(spec)) for spec in specs]
+    content = content_problems(tables, prefixes)
+    if content and on_mismatch != "drop":  # the pre-flight stops these before any job
+        raise InputError("facts.tables:\n  " + "\n  ".join(content_errors(content, on_mismatch)))
+    broken = {(p["table"], p["line"]) for p in content}
+    checked, issues = [], [{**p, "action": "dropped"} for p in content]
+    for i, (spec, rows) in enumerate(tables):
+        rows = rows[[(t, ln) not in broken for t, ln in zip(rows["table"], rows["line"])]]
         rows, found = check_rows(rows, releases, prefixes, ontology=spec.get("ontology"))
         rows["_table"] = i
         log.info("%s: %d rows, %d with a mismatch", spec["path"], len(rows), int(rows["problem"].sum()))
         checked.append(rows)
+        for issue in found:
+            issue["action"] = "mapped" if issue["issue"] == "alt_id" else {"error": "error", "drop": "dropped", "keep": "kept"}[on_mismatch]
         issues += found
     rows = pd.concat(checked, ignore_index=True)
-    for issue in issues:
-        issue["action"] = "mapped" if issue["issue"] == "alt_id" else {"error": "error", "drop": "dropped", "keep": "kept"}[on_mismatch]
+    if on_mismatch == "drop":  # the same term twice once alt_ids are mapped: the later rows go
+        ok = ~rows["problem"].to_numpy(dtype=bool)
+        key = (rows["ontology"] + ":" + rows["term_id"]).where(ok, None)
+        again = (key.duplicated(keep="first") & key.notna()).to_numpy()
+        first: dict[str, str] = {}
+        for r, k, repeat in zip(rows.itertuples(index=False), key, again):
+            if k is not None and not repeat:
+                first.setdefault(k, f"{r.table}, line {r.line}")
+            elif repeat:
+                issues.append({"table": r.table, "line": r.line, "table_id": r.table_id, "ontology": r.ontology,
+                               "term_id": r.term_id, "issue": "duplicate", "table_label": r.table_label,
+                               "release_label": r.release_label, "action": "dropped",
+                               "note": f"the term of {first[k]} again (an alt_id counts as its primary identifier)"})
+        rows = rows[~again]
+    order = {str(spec["path"]): i for i, spec in enumerate(specs)}
+    issues.sort(key=lambda x: (order.get(str(x["table"]), len(order)), x["line"]))
     report = pd.DataFrame(issues, columns=list(FACT_TABLE_REPORT_COLUMNS))
     for issue in issues:
         log.warning("%s → %s", _describe(issue), issue["action"])
     summary = report["issue"].value_counts().to_dict() if len(report) else {}
     log.info("fact tables: %d rows; issues %s; on_mismatch %s", len(rows), summary, on_mismatch)
+    for d in drop_counts(report).itertuples(index=False):
+        log.warning("%s: dropped %d row(s) (%s): %s", d.table, d.rows, d.issue, d.lines)
 
-    problems = [i for i in issues if i["issue"] != "alt_id"]
+    problems = [i for i in issues if i["issue"] not in ("alt_id", *CONTENT_ISSUES)]
     if problems and on_mismatch == "error":
         shown = "\n  ".join(_describe(i) for i in problems[:20])
         more = f"\n  … and {len(problems) - 20} more (all in the log)" if len(problems) > 20 else ""
@@ -270,7 +418,7 @@ def facts_from_tables(
             "Fix the table, or set facts.on_mismatch to drop (remove those rows) or keep (use them as given)."
         )
     if on_mismatch == "drop":
-        rows = rows[~rows["problem"]]
+        rows = rows[~rows["problem"].to_numpy(dtype=bool)]
     else:  # keep (or no problem at all)
         for r in rows[rows["problem"]].itertuples(index=False):
             if not r.ontology or r.ontology not in releases:

@@ -138,3 +138,39 @@ def dangling_is_a(path: str | Path) -> str | None:
         if target not in defined:
             return f"line {lineno}: {text[:120]!r} refers to {target}, which the file does not define"
     return None
+
+
+def obo_terms(path: str | Path) -> list[dict[str, object]]:
+    """The ``[Term]`` stanzas of an OBO file as ``term_id, label, namespace, obsolete`` rows: a scan
+    of the lines (no parser), enough for factsurv.data.sampling.eligible_terms to count what the
+    file offers before parse_terms has run (the pre-flight's check of ``sample.counts``)."""
+    rows: list[dict[str, object]] = []
+    default_ns: str | None = None
+    term: dict[str, object] | None = None
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if line.startswith("["):
+                term = {"term_id": "", "label": "", "namespace": None, "obsolete": False} \
+                    if line.strip() == "[Term]" else None
+                if term is not None:
+                    rows.append(term)
+                continue
+            key, sep, value = line.partition(":")
+            if not sep:
+                continue
+            value = value.split(" !", 1)[0].strip()
+            if term is None:
+                if key == "default-namespace" and not rows:
+                    default_ns = value
+            elif key == "id":
+                term["term_id"] = value
+            elif key == "name":
+                term["label"] = value
+            elif key == "namespace":
+                term["namespace"] = value
+            elif key == "is_obsolete":
+                term["obsolete"] = value.lower() == "true"
+    for t in rows:
+        if t["namespace"] is None:
+            t["namespace"] = default_ns
+    return [t for t in rows if t["term_id"]]
