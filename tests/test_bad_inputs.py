@@ -118,6 +118,31 @@ def _csv(*rows: str) -> dict[str, bytes]:
     return {"bad/facts.csv": ("id,label,hits\n" + "".join(r + "\n" for r in rows)).encode()}
 
 
+def _gguf(architecture: str) -> bytes:
+    """The header of a GGUF file: no tensors, one key, general.architecture."""
+    import struct
+
+    key, value = b"general.architecture", architecture.encode()
+    return (b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", len(key)) + key
+            + struct.pack("<IQ", 8, len(value)) + value)
+
+
+def _run(**training) -> Callable[[dict], None]:
+    def edit(c: dict) -> None:
+        c["runs"]["tiny"]["training"].update(training)
+
+    return edit
+
+
+def _lora_model(model: dict) -> Callable[[dict], None]:
+    def edit(c: dict) -> None:
+        c["models"]["other"] = model
+        c["runs"]["tiny"]["model"] = "other"
+        c["runs"]["tiny"]["training"].update(method="lora")
+
+    return edit
+
+
 GOOD_ROWS = ("HP:0000003,Lens,4", "HP:0000005,Bone cell,2", "HP:0000017,Spine,7")
 
 CASES = [
@@ -226,6 +251,28 @@ CASES = [
      _facts_table("drop", split="random", heldout=3), _csv(*GOOD_ROWS[:2], "HP 0000017,Spine,1"), None,
      r"facts\.tables\.0\.heldout: 3 rows to withhold, but bad/facts\.csv has 2 once the 1 row\(s\) with a content "
      r"problem are dropped"),
+    # --- class 2: training settings against the model and the facts (config.json, GGUF header, counts)
+    ("LoRA targets a model folder's architecture lacks",
+     _lora_model({"source": "path", "name_or_path": "bad/model"}), {"bad/model/config.json": b'{"model_type": "gpt2"}'},
+     None, r"runs\.tiny\.training\.lora\.target_modules: \['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', "
+     r"'up_proj', 'down_proj'\] are not modules of models\.other \(a gpt2, from bad/model/config\.json\); allowed: "
+     r"c_attn, c_proj, c_fc, lm_head"),
+    ("LoRA target a GGUF model's architecture lacks",
+     lambda c: (_lora_model({"source": "gguf", "path": "bad/model.gguf"})(c),
+                c["runs"]["tiny"]["training"].update(lora={"target_modules": ["q_proj", "query_key_value"]})),
+     {"bad/model.gguf": _gguf("llama")}, None,
+     r"runs\.tiny\.training\.lora\.target_modules: \['query_key_value'\] are not modules of models\.other \(a llama, "
+     r"from the GGUF header of bad/model\.gguf\); allowed: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, "
+     r"down_proj, lm_head"),
+    ("batch larger than the trained facts", _run(batch_size=64), {}, None,
+     r"runs\.tiny\.training\.batch_size: 64 is larger than the at most 28 examples of an epoch \(28 trained facts; "
+     r"sample\.counts train: go 8 \+ hpo 20\).*allowed: 1 to 28"),
+    ("gradient accumulation beyond the epoch", _run(grad_accum=4), {}, None,
+     r"runs\.tiny\.training\.grad_accum: batch_size 8 × grad_accum 4 = 32 is larger than the at most 28 examples "
+     r"of an epoch.*allowed: 1 to 3"),
+    ("select.n beyond the candidates", lambda c: c["runs"]["tiny"].update(design={"select": {"n": 50}}), {}, None,
+     r"runs\.tiny\.design\.select\.n: 50 facts to train, but there are at most 28 candidates \(sample\.counts "
+     r"train: go 8 \+ hpo 20\); allowed: 1 to 28, or null"),
     # --- class 3: counts beyond the ontology, at the first point knowable (here: the OBO file is
     # local and newer than the term table, so before parse_terms runs again)
     ("counts beyond the namespace, known from the OBO file",

@@ -104,7 +104,8 @@ def test_the_drop_counts_are_a_table_of_the_report(workdir):
     table.write_text("id,label\nHP:0000003,Lens\nHP_0000005,Bone cell\nHP:0000003,Lens\nHP:0000017,\nHP:0009999,Imaginary\n")
     cfg = write_config(workdir, "tests/configs/tiny.yaml", "drop.yaml", facts={
         "source": "table", "on_mismatch": "drop",
-        "tables": [{"path": "tests/data/tables/broken.csv", "id_column": "id", "label_column": "label"}]})
+        "tables": [{"path": "tests/data/tables/broken.csv", "id_column": "id", "label_column": "label"}]},
+        runs__tiny__training__batch_size=2)  # 5 rows: a batch of 8 would be refused
     target = "results/facts/facts_table_drops.tsv"
     run_snakemake(workdir, target, "--configfile", str(cfg))
     drops = pd.read_csv(workdir / target, sep="\t")

