@@ -10,7 +10,13 @@ Checks (each message starts with ``config error at <key>:``):
 - ``source: gguf`` models: the file exists and begins with the GGUF magic;
 - cross-key constraints: ``schedule_epochs`` ≥ ``epochs``, a design that fits in ``schedule_epochs``
   (two_stage, warm-up) with fillable statement templates, ``analysis.stable_epochs`` ≤ ``epochs``,
-  ``sample.counts`` ≤ the eligible terms of an ontology (once its term table exists);
+  ``sample.counts`` ≤ the eligible terms of an ontology (from its term table, else from its OBO
+  file when that is local or already fetched);
+- training settings against the model and the facts (:func:`model_fit_errors`): LoRA target
+  modules of the model's architecture (config.json, a GGUF header), ``design.select.n`` and the
+  batch within the trained facts;
+- a user's fact tables, row by row (:func:`fact_table_errors`): malformed identifiers, another
+  ontology's prefix, an identifier twice, empty labels, a covariate column without any value;
 - local files (``source: path`` sources, ``literature.table``, ``literature.corpus``): they exist,
   are readable, UTF-8, and look like the configured format;
 - ``hf`` models with ``local_files_only`` are in the Hugging Face cache (a warning in a dry-run,
