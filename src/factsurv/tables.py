@@ -98,16 +98,29 @@ EXPOSURE_COLUMNS = ("seen", "exposures", "first_exposure_epoch", "exposures_so_f
 EXPOSURE_COVARIATE = "exposures"
 EXPOSURE_SO_FAR = "exposures_so_far"
 
+# Controlled prior exposure (models with source: exposure; factsurv.modeling.exposure):
+# results/models/{model}/exposure/.
+#: assignment.tsv: one row per fact of facts.tsv: its randomized dose (documents stating its
+#: identifier in the continued-pretraining corpus), all its documents, and the identifier documents' ids
+EXPOSURE_ASSIGNMENT_COLUMNS = ("fact_id", "ontology", "term_id", "split", "dose", "n_documents", "doc_ids")
+#: documents.tsv: one row per corpus document, in corpus order (kind: question | statement_{t} | label_{t})
+EXPOSURE_DOCUMENT_COLUMNS = ("doc_id", "fact_id", "kind", "text")
+#: the per-fact covariate a model's exposure assignment adds to trajectories and events (its dose;
+#: NA for a model without one)
+PRIOR_EXPOSURE = "prior_exposure"
+
 # ---------------------------------------------------------------------------------------------
 # The analysis of one run: results/{run}/analysis/.
 
 #: what the analysis reads of the probe's baseline.tsv
 BASELINE_COLUMNS = ("fact_id", "greedy_correct", "n_samples", "n_correct_samples", "p_correct", "latent")
-#: per-fact covariates carried from facts.tsv and the literature into trajectories and events
-COVARIATE_COLUMNS = ("namespace", *FACT_COVARIATES, *LITERATURE_COVARIATES)
+#: per-fact covariates carried from facts.tsv, the literature and the model's exposure assignment
+#: (prior_exposure, NA for a model without one) into trajectories and events
+COVARIATE_COLUMNS = ("namespace", *FACT_COVARIATES, *LITERATURE_COVARIATES, PRIOR_EXPOSURE)
 #: the numeric per-fact covariates a Cox / discrete-time model may use (config ``analysis.cox.covariates``,
 #: the schema's ``analysis_covariate``): the probe's, the facts', the literature's and the exposure total
-ANALYSIS_COVARIATES = ("latent", "p_correct", *LITERATURE_COVARIATES, *FACT_COVARIATES, EXPOSURE_COVARIATE)
+ANALYSIS_COVARIATES = ("latent", "p_correct", *LITERATURE_COVARIATES, *FACT_COVARIATES, EXPOSURE_COVARIATE,
+                       PRIOR_EXPOSURE)
 #: per-fact columns a model enters as indicators against their largest level (not as numbers)
 CATEGORICAL_COVARIATES = ("ontology", "split", "namespace")
 #: trajectories.tsv: one row per fact x epoch
@@ -153,6 +166,15 @@ SET_COLUMNS = ("split", "epoch", "n", "correct", "new", "retained", "forgotten",
 FORGETTING_FACT_COLUMNS = ("ontology", "split", "latent")
 FORGETTING_COLUMNS = ("kind", "m", "fact_id", "acquired", "duration", "event", "n_forgettings", "n_relearnings",
                       *FORGETTING_FACT_COLUMNS)
+#: exposure_effect.tsv (models with source: exposure; factsurv.analysis.causal): one row per estimate
+#: of the randomized dose's effect (scale: HR per doubling of 1 + dose, OR, rho or share)
+EXPOSURE_EFFECT_COLUMNS = ("estimand", "population", "model", "covariate", "coef", "se", "estimate", "lower_95",
+                           "upper_95", "p", "n", "n_events", "scale", "note")
+#: exposure_baseline.tsv: known and latent at baseline per split (and all) and dose level
+EXPOSURE_BASELINE_COLUMNS = ("split", "dose", "n", "known", "known_share", "known_lower_95", "known_upper_95",
+                             "latent", "latent_share", "latent_lower_95", "latent_upper_95", "mean_p_correct")
+#: exposure_curves.tsv: trained facts per dose level and epoch: recall and cumulative acquisition
+EXPOSURE_CURVE_COLUMNS = ("dose", "epoch", "n", "correct", "recall", "n_at_risk", "acquired", "cumulative_acquired")
 #: qvalues.tsv
 QVALUE_COLUMNS = ("kind", "model", "covariate", "hr", "p", "q", "n_tests")
 #: summary.tsv

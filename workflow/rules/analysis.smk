@@ -17,6 +17,7 @@ rule trajectories:
         baseline="results/{run}/probe/baseline.tsv",
         evals=lambda wildcards: eval_tables(wildcards.run),
         plan="results/{run}/train_plan.tsv",
+        exposure=lambda wildcards: model_exposure_table(run_model_name(wildcards.run)),
     output:
         "results/{run}/analysis/trajectories.tsv",
     log:

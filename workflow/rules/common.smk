@@ -252,6 +252,7 @@ def run_targets(run):
         *paper_targets(run),
         *parameter_targets(run),
         *learning_dynamics_targets(run),
+        *exposure_targets(run),
     ]
 
 

@@ -97,7 +97,8 @@ rule figure_experiment:
 # summary, with whether the direction agrees (factsurv.analysis.paper).
 rule paper_comparison:
     input:
-        "results/{run}/analysis/summary.tsv",
+        summary="results/{run}/analysis/summary.tsv",
+        exposure=lambda wildcards: run_exposure_effect(wildcards.run),
     output:
         mark_for_report(
             "results/{run}/analysis/paper_comparison.tsv",

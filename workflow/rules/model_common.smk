@@ -75,6 +75,8 @@ def model_folder(name):
         return f"results/models/{name}/pretrained"
     if spec["source"] in ("wheel", "gguf"):
         return f"results/models/{name}/hf"
+    if spec["source"] == "exposure":
+        return f"results/models/{name}/exposed"
     if spec["source"] == "path":
         return spec["name_or_path"]
     return []
@@ -89,10 +91,11 @@ def gguf_model_file(wildcards):
 
 def model_spec_params(name):
     spec = model_config(name)
-    return canonical({k: v for k, v in spec.items() if k != "demo"})
+    return canonical({k: v for k, v in spec.items() if k not in ("demo", "exposure")})
 
 
-# The model spec without the demo's build settings (those reach the model via its files).
+# The model spec without the demo's build settings or an exposure's corpus and pretraining (those
+# reach the model via its files).
 model_params = per_run(lambda run: model_spec_params(run_model_name(run)))
 
 
@@ -212,3 +215,68 @@ def plan_probe_input(wildcards):
     if run_config(wildcards.run)["design"]["select"]["mastery"] is None:
         return []
     return f"results/{wildcards.run}/probe/baseline.tsv"
+
+
+# Controlled prior exposure (exposure.smk): models with `source: exposure`, their base, the
+# settings of the corpus and of the continued pretraining, and the resources of the first run on
+# the model (an 8B model's continued pretraining runs where its fine-tuning runs).
+EXPOSED_MODELS = [m for m in MODELS if model_config(m)["source"] == "exposure"]
+for _model in EXPOSED_MODELS:
+    _base = model_config(_model)["base"]
+    if _base not in MODELS or _base == _model:
+        raise WorkflowError(
+            f"config error at models.{_model}.base: {_base!r} is not another model under "
+            f"models: (known: {', '.join(m for m in MODELS if m != _model)})"
+        )
+EXPOSURE_TABLES = {
+    "assignment": "results/models/{model}/exposure/assignment.tsv",
+    "documents": "results/models/{model}/exposure/documents.tsv",
+    "corpus": "results/models/{model}/exposure/corpus.txt",
+}
+# model → the first run (by name) on it: its resources serve expose_model
+EXPOSURE_RUN = {}
+for _run in RUNS:
+    EXPOSURE_RUN.setdefault(run_model_name(_run), _run)
+
+
+def exposure_settings(model):
+    """models.<model>.exposure without its pretrain block (the corpus's settings)."""
+    return canonical(
+        {k: v for k, v in model_config(model)["exposure"].items() if k != "pretrain"}
+    )
+
+
+def exposure_pretrain(model):
+    return canonical(model_config(model)["exposure"]["pretrain"])
+
+
+def exposure_resource(key):
+    return lambda wildcards: run_config(EXPOSURE_RUN[wildcards.model])["resources"][key]
+
+
+def exposure_runtime(rule):
+    return lambda wildcards: rule_runtime(
+        run_config(EXPOSURE_RUN[wildcards.model]), rule
+    )
+
+
+def model_exposure_table(name):
+    """The exposure assignment of a model (its randomized doses), or nothing for other models."""
+    if model_config(name)["source"] == "exposure":
+        return EXPOSURE_TABLES["assignment"].format(model=name)
+    return []
+
+
+def exposure_targets(run):
+    """The exposure analysis of a run whose model was given controlled prior exposure."""
+    if model_config(run_model_name(run))["source"] != "exposure":
+        return []
+    return [
+        f"results/{run}/analysis/exposure_effect.tsv",
+        *[f"results/{run}/figures/exposure.{ext}" for ext in FIGURE_FORMATS],
+    ]
+
+
+def run_exposure_effect(run):
+    """paper_comparison's exposure input: the run's exposure_effect.tsv, or nothing."""
+    return exposure_targets(run)[:1]

@@ -8,10 +8,14 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))
 from factsurv.analysis.paper import paper_comparison  # noqa: E402
 from factsurv.io import read_tsv, write_tsv  # noqa: E402
 from factsurv.rules import rule_logging  # noqa: E402
+from factsurv.tables import EXPOSURE_EFFECT_COLUMNS  # noqa: E402
 
 with rule_logging(snakemake) as log:
-    summary = read_tsv(snakemake.input[0], ["metric", "group", "value", "lower_95", "upper_95", "p", "flag"])
-    table = paper_comparison(summary, hr_model=snakemake.params.hr_model)
+    summary = read_tsv(snakemake.input.summary, ["metric", "group", "value", "lower_95", "upper_95", "p", "flag"])
+    exposure = None
+    if snakemake.input.get("exposure"):
+        exposure = read_tsv(snakemake.input.exposure, EXPOSURE_EFFECT_COLUMNS)
+    table = paper_comparison(summary, hr_model=snakemake.params.hr_model, exposure=exposure)
     write_tsv(table, snakemake.output[0])
     for r in table.itertuples():
         log.info("%s: run %s, paper %s -> %s", r.quantity, r.run_text, r.paper_text, r.agrees or "(context)")

@@ -17,6 +17,7 @@ with rule_logging(snakemake) as log:
         list(snakemake.input.evals),
         epochs=int(snakemake.params.epochs),
         plan_path=snakemake.input.plan,
+        exposure_path=snakemake.input.get("exposure") or None,
     )
     write_tsv(table, snakemake.output[0])
     log.info("%d rows", len(table))

@@ -21,16 +21,20 @@ from factsurv.analysis.inputs import (
     load_literature,
 )
 from factsurv.io import InputError
-from factsurv.tables import EXPOSURE_SO_FAR, LITERATURE_COVARIATES, TRAJECTORY_COLUMNS
+from factsurv.tables import EXPOSURE_ASSIGNMENT_COLUMNS, EXPOSURE_SO_FAR, LITERATURE_COVARIATES, PRIOR_EXPOSURE, \
+    TRAJECTORY_COLUMNS
 
 log = logging.getLogger("factsurv")
 
 
 def build_trajectories(
     facts: pd.DataFrame, literature: pd.DataFrame, baseline: pd.DataFrame, evals: pd.DataFrame,
-    plan: pd.DataFrame | None = None,
+    plan: pd.DataFrame | None = None, exposure: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Join validated tables (see :mod:`factsurv.analysis.inputs`) into the trajectories table.
+
+    ``exposure``: the model's exposure assignment (fact_id, dose), whose dose becomes ``prior_exposure``
+    (NA without one).
 
     Literature covariates that are entirely missing (no literature source) stay NA here; a warning
     is logged, and the Cox models drop them with a note.
@@ -38,6 +42,13 @@ def build_trajectories(
     per_fact = facts.merge(literature, on="fact_id", how="left").merge(
         baseline[["fact_id", "latent", "p_correct", "greedy_correct"]], on="fact_id", how="left"
     )
+    if exposure is None:
+        per_fact[PRIOR_EXPOSURE] = pd.NA
+    else:
+        doses = exposure.set_index("fact_id")["dose"]
+        per_fact[PRIOR_EXPOSURE] = per_fact["fact_id"].map(doses).astype("Int64")
+        log.info("prior exposure (randomized dose) per fact: %s",
+                 per_fact[PRIOR_EXPOSURE].value_counts().sort_index().to_dict())
     for col in LITERATURE_COVARIATES:
         if per_fact[col].isna().all():
             log.warning("literature covariate %s is missing for every fact (no literature source?): "
@@ -82,8 +93,10 @@ def trajectories_from_files(
     eval_paths: Sequence[str | os.PathLike[str]],
     epochs: int | None = None,
     plan_path: str | os.PathLike[str] | None = None,
+    exposure_path: str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
-    """Read and validate the input files (and the run's training plan), then :func:`build_trajectories`."""
+    """Read and validate the input files (the run's training plan and its model's exposure
+    assignment too, when given), then :func:`build_trajectories`."""
     facts = load_facts(facts_path)
     fp = str(facts_path)
     literature = load_literature(literature_path, facts, fp)
@@ -98,4 +111,25 @@ def trajectories_from_files(
         unknown = sorted(set(plan["fact_id"]) - set(facts["fact_id"]))
         if unknown:
             raise InputError(f"{plan_path}: {len(unknown)} fact_id(s) not in {fp}, e.g. {unknown[0]!r}")
-    return build_trajectories(facts, literature, baseline, evals, plan)
+    exposure = None
+    if exposure_path is not None:
+        exposure = load_exposure(exposure_path, facts, fp)
+    return build_trajectories(facts, literature, baseline, evals, plan, exposure)
+
+
+def load_exposure(path: str | os.PathLike[str], facts: pd.DataFrame, facts_path: str) -> pd.DataFrame:
+    """The exposure assignment: every fact of facts.tsv once, with a whole dose ≥ 0."""
+    from factsurv.io import read_tsv
+
+    table = read_tsv(path, EXPOSURE_ASSIGNMENT_COLUMNS[:5], dtype={"fact_id": str, "term_id": str})
+    missing = sorted(set(facts["fact_id"]) - set(table["fact_id"]))
+    if missing:
+        raise InputError(f"{path}: no dose for {len(missing)} fact(s) of {facts_path}, e.g. {missing[0]!r} "
+                         "(the assignment was made for another facts.tsv)")
+    dose = pd.to_numeric(table["dose"], errors="coerce")
+    bad = dose.isna() | (dose < 0) | (dose != dose.round())
+    if bad.any():
+        pos = int(bad.to_numpy().nonzero()[0][0])
+        raise InputError(f"{path}: line {pos + 2}: column 'dose' must be a whole number >= 0, "
+                         f"got {table['dose'].iloc[pos]!r}")
+    return table.assign(dose=dose.astype(int)).drop_duplicates("fact_id")

@@ -33,13 +33,15 @@ class PretrainSettings:
     threads: int
 
     @classmethod
-    def from_params(cls, pretrain: Mapping[str, Any]) -> "PretrainSettings":
-        """An unknown key, schedule or a non-positive ``passes`` raise :class:`factsurv.config.ConfigError`."""
+    def from_params(cls, pretrain: Mapping[str, Any], section: str = "models.<name>.demo.pretrain",
+                    defaults: str = "definitions.demo_model.pretrain") -> "PretrainSettings":
+        """An unknown key, schedule or a non-positive ``passes`` raise :class:`factsurv.config.ConfigError`.
+        ``section`` names the block in errors and ``defaults`` is its place in the schema (the demo
+        model's pretraining, or a real model's continued pretraining: ``definitions.exposure.pretrain``)."""
         from factsurv.config import ConfigError, refuse_unknown_keys, section_defaults
 
-        section = "models.<name>.demo.pretrain"
         refuse_unknown_keys(pretrain, cls.__dataclass_fields__, section)
-        s = cls(**{**section_defaults("definitions.demo_model.pretrain"), **pretrain})
+        s = cls(**{**section_defaults(defaults), **pretrain})
         if s.schedule not in ("cosine", "linear", "constant"):
             raise ConfigError(f"config error at {section}.schedule: must be cosine, linear or constant, "
                               f"not {s.schedule!r}")
@@ -137,7 +139,7 @@ def pretrain(
         for b in range(0, len(blocks), settings.batch_size):
             if step >= total_steps:
                 break
-            batch = blocks[b : b + settings.batch_size]
+            batch = blocks[b : b + settings.batch_size].to(model.device)
             out = model(input_ids=batch, labels=batch)
             out.loss.backward()
             if settings.max_grad_norm > 0:
