@@ -264,6 +264,17 @@ CASES = [
      r"runs\.tiny\.training\.lora\.target_modules: \['query_key_value'\] are not modules of models\.other \(a llama, "
      r"from the GGUF header of bad/model\.gguf\); allowed: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, "
      r"down_proj, lm_head"),
+    ("LoRA target the base of an exposed model lacks",
+     lambda c: (_lora_model({"source": "exposure", "base": "gguf"})(c),
+                c["models"].update(gguf={"source": "gguf", "path": "bad/model.gguf"}),
+                c["runs"]["tiny"]["training"].update(lora={"target_modules": ["q_proj", "query_key_value"]})),
+     {"bad/model.gguf": _gguf("llama")}, None,
+     r"runs\.tiny\.training\.lora\.target_modules: \['query_key_value'\] are not modules of models\.other \(a llama, "
+     r"from the GGUF header of bad/model\.gguf\)"),
+    ("exposure of a model that is not configured",
+     lambda c: (c["models"].update(other={"source": "exposure", "base": "smollm"}),
+                c["runs"]["tiny"].update(model="other")), {}, None,
+     r"models\.other\.base: 'smollm' is not another model under models: \(known: "),
     ("batch larger than the trained facts", _run(batch_size=64), {}, None,
      r"runs\.tiny\.training\.batch_size: 64 is larger than the at most 28 examples of an epoch \(28 trained facts; "
      r"sample\.counts train: go 8 \+ hpo 20\).*allowed: 1 to 28"),

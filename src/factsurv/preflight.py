@@ -404,7 +404,7 @@ GGUF_ARCHITECTURES = {"gptneox": "gpt_neox", "starcoder2": "starcoder2", "phi2":
 
 def name_errors(config: dict[str, Any]) -> list[str]:
     """Names that must point at something: ontology keys in analysis.kinds (ontologies, subsets),
-    LoRA target modules of a demo model."""
+    the base of an exposed model, LoRA target modules of a demo model."""
     out = []
     ontologies = set(config.get("ontologies", {}))
     kinds = config.get("analysis", {}).get("kinds", {})
@@ -419,6 +419,10 @@ def name_errors(config: dict[str, Any]) -> list[str]:
                     out.append(f"config error at analysis.kinds.{kind}.subsets.{name}.{i}: {onto!r} is not a key "
                                f"of `ontologies` (defined: {', '.join(sorted(ontologies))})")
     models = config.get("models", {})
+    for name, model in sorted(models.items()):
+        if model.get("source") == "exposure" and (model.get("base") not in models or model.get("base") == name):
+            out.append(f"config error at models.{name}.base: {model.get('base')!r} is not another model under "
+                       f"models: (known: {', '.join(m for m in sorted(models) if m != name)})")
     for name, run in sorted(config.get("runs", {}).items()):
         training = run.get("training", {})
         model = models.get(run.get("model"), {})
@@ -551,6 +555,10 @@ def model_fit_errors(config: dict[str, Any]) -> list[str]:
     for name, run in sorted(config.get("runs", {}).items()):
         training, design = run.get("training", {}), run.get("design", {})
         model = models.get(run.get("model"), {})
+        seen = {run.get("model")}
+        while model.get("source") == "exposure" and model.get("base") not in seen:  # its base's architecture
+            seen.add(model.get("base"))
+            model = models.get(model.get("base"), {})
         if training.get("method") in ("lora", "qlora") and model.get("source") != "demo":
             arch = model_architecture(str(run.get("model")), model)
             allowed = LORA_MODULES.get(arch[0]) if arch else None
