@@ -108,3 +108,25 @@ def test_eval_table_is_the_same_whatever_the_fact_order(tiny, tmp_path):
     assert list(b["fact_id"]) != list(a["fact_id"])  # the table keeps the facts' order
     b = b.set_index("fact_id").loc[a["fact_id"]].reset_index()
     assert b.equals(a)
+
+
+def test_gold_logprob_is_the_training_loss_of_the_right_answer(tiny):
+    """gold_logprob / gold_tokens is minus the loss train_epoch computes on the same example, one
+    fact alone or in a padded batch of several."""
+    from factsurv.designs import QUESTION
+    from factsurv.io import read_tsv
+    from factsurv.modeling.loading import load_model
+    from factsurv.modeling.train import encode_examples
+
+    spec, facts_path = tiny
+    facts = read_tsv(facts_path, dtype={"fact_id": str})
+    t = evaluate_epoch(spec, facts_path, 0, PROMPT, batch_size=3, max_new_tokens=4).set_index("fact_id")
+    tok, model = load_tokenizer(spec), load_model(spec, device="cpu")
+    examples = encode_examples(tok, facts.set_index("fact_id", drop=False), PROMPT,
+                               [(f, QUESTION, "") for f in facts["fact_id"]])
+    with torch.inference_mode():
+        for fid, (ids, labels) in zip(facts["fact_id"], examples):
+            loss = float(model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels])).loss)
+            n = sum(1 for y in labels if y != -100)
+            assert t.loc[fid, "gold_tokens"] == n
+            assert t.loc[fid, "gold_logprob"] / n == pytest.approx(-loss, abs=1e-4)

@@ -290,3 +290,23 @@ def test_pooled_consolidation_over_two_runs():
     assert a["acquired_share"] == pytest.approx((w1["acquired"].sum() + w2["acquired"].sum()) / (len(w1) + len(w2)))
     lat = t[(t["kind"] == "acquisition") & (t["group_var"] == "latent")]
     assert len(lat) == 2 and lat["note"].str.len().gt(0).all()
+
+
+def test_the_validation_loss_is_the_probe_sets_teacher_forced_loss_per_token():
+    from factsurv.analysis.stopping import probe_split, selection_ids, validation_losses
+
+    s = settings(patience=2)
+    traj = trajectories()
+    probe, rest = probe_split(selection_ids(traj, SELECTION["generalization"]), s.probe_share, s.probe_seed)
+    rows = []
+    for e, per_token in enumerate([3.0, 2.0, 2.5, 2.4, 1.0, 1.0]):
+        for f in probe:  # 9 tokens each: the loss per token is the epoch's value
+            rows.append({"fact_id": f, "epoch": e, "gold_logprob": -9 * per_token, "gold_tokens": 9})
+        for f in rest:  # facts outside the probe set do not count
+            rows.append({"fact_id": f, "epoch": e, "gold_logprob": -900.0, "gold_tokens": 9})
+    gold = pd.DataFrame(rows)
+    assert validation_losses(gold, probe) == pytest.approx({0: 3.0, 1: 2.0, 2: 2.5, 3: 2.4, 4: 1.0, 5: 1.0})
+    series = stopping_series(traj, TRAIN_LOSS, s, SELECTION["generalization"], control(), gold=gold)
+    t = stopping_table(series, s).set_index("criterion")
+    assert (t.loc["validation_loss_min", "stop_epoch"], t.loc["validation_loss_min", "epochs_trained"]) == (1, 3)
+    assert validation_losses(gold.drop(columns=["gold_logprob"]), probe) == {}

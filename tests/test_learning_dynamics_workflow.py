@@ -41,6 +41,9 @@ def test_the_tables_and_figures_are_made_with_their_columns(wd):
     assert list(stopping.index) == ["loss_plateau", "validation_loss_min", "recall_plateau", "probe_recall_max",
                                     "control_drop", "last_epoch", "hindsight_best"]
     assert stopping.loc["last_epoch", "stop_epoch"] == 3  # runs.tiny.epochs
+    series = table(wd, "stopping_series")
+    assert series["validation_loss"].notna().all() and (series["validation_loss"] > 0).all()  # eval's gold_logprob
+    assert pd.notna(stopping.loc["validation_loss_min", "stop_epoch"])
 
 
 def test_loss_and_recall_are_those_of_epoch_sets(wd):

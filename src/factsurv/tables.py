@@ -63,7 +63,10 @@ LITERATURE_COLUMNS = ("fact_id", *LITERATURE_COVARIATES)
 EUROPEPMC_COLUMNS = ("fact_id", "term_id", "label", "identifier_query", "identifier_frequency", "label_query",
                      "term_frequency")
 
-EVAL_COLUMNS = ("fact_id", "epoch", "prediction", "correct", "answer_logprob", "answer_tokens")
+#: gold_logprob / gold_tokens: the teacher-forced log-probability of the right answer (identifier + end
+#: token, the tokens fine-tuning trains on) and how many tokens that covers: a validation loss per fact
+EVAL_COLUMNS = ("fact_id", "epoch", "prediction", "correct", "answer_logprob", "answer_tokens", "gold_logprob",
+                "gold_tokens")
 #: what every eval table must have (the confidence columns may be absent in tables made elsewhere)
 EVAL_REQUIRED = EVAL_COLUMNS[:4]
 

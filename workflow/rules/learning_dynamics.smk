@@ -1,7 +1,8 @@
 # When loss and learning diverge (arXiv 2601.03858; docs/consolidation.md): per run, the training
 # loss beside the trained facts' recall, consolidation and retention after acquisition, and the
 # epoch each stopping criterion would have stopped at, from the finished per-epoch tables (no model
-# pass); per experiment, the runs pooled with run as the cluster.
+# pass: the validation loss is the eval tables' teacher-forced loss of the right answers); per
+# experiment, the runs pooled with run as the cluster.
 
 
 include: "learning_dynamics_common.smk"
@@ -11,6 +12,7 @@ rule learning_dynamics:
     input:
         trajectories="results/{run}/analysis/trajectories.tsv",
         baseline="results/{run}/probe/baseline.tsv",
+        evals=lambda wildcards: eval_tables(wildcards.run),
         checkpoints=lambda wildcards: run_checkpoints(wildcards.run),
         control=CONTROL_ACCURACY,
     output:

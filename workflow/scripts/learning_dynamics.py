@@ -14,15 +14,19 @@ with rule_logging(snakemake) as log:
     from factsurv.analysis.learning_figures import plot_loss_recall, plot_retention, plot_stopping
     from factsurv.analysis.stopping import StoppingSettings
     from factsurv.io import read_tsv, write_tsv
-    from factsurv.tables import CONTROL_ACCURACY_COLUMNS
+    import pandas as pd
+
+    from factsurv.tables import CONTROL_ACCURACY_COLUMNS, EVAL_REQUIRED
 
     p, inp, out = snakemake.params, snakemake.input, snakemake.output
     traj = read_tsv(inp.trajectories, ["fact_id", "epoch", "correct", "split", "ontology"], dtype={"fact_id": str})
     probe = read_tsv(inp.baseline, ["fact_id", "mastery"], dtype={"fact_id": str})[["fact_id", "mastery"]]
     control = read_tsv(inp.control[0], CONTROL_ACCURACY_COLUMNS) if inp.control else None
+    gold = pd.concat([read_tsv(path, EVAL_REQUIRED, dtype={"fact_id": str}) for path in inp.evals], ignore_index=True)
     result = learning_dynamics(traj, train_losses(inp.checkpoints), selection=dict(p.selection),
                                group_by=list(p.group_by), recall_tolerance=float(p.recall_tolerance),
-                               stopping=StoppingSettings.from_params(dict(p.stopping)), control=control, extra=probe)
+                               stopping=StoppingSettings.from_params(dict(p.stopping)), control=control, extra=probe,
+                               gold=gold)
     write_tsv(result.loss_recall, out.loss_recall)
     write_tsv(result.facts, out.facts)
     write_tsv(result.consolidation, out.consolidation)

@@ -2,10 +2,9 @@
 recall (:mod:`factsurv.analysis.loss_recall`), consolidation and retention after acquisition
 (:mod:`factsurv.analysis.consolidation`), stopping criteria (:mod:`factsurv.analysis.stopping`), and
 the run's one-number results of the three (``learning_summary.tsv``). No model pass: every number
-comes from the eval tables (through trajectories.tsv), the checkpoints' training loss and the
-control accuracy. The validation-loss criterion alone would need a model pass of its own (the
-teacher-forced loss of held-back answers per epoch); the workflow does not make it, and the
-criterion's row says so.
+comes from the eval tables (through trajectories.tsv, and their ``gold_logprob``: the teacher-forced
+loss of the right answers, which eval_epoch computes beside the greedy answers), the checkpoints'
+training loss and the control accuracy.
 Definitions and formulas: docs/consolidation.md.
 """
 
@@ -84,17 +83,19 @@ def learning_dynamics(trajectories: pd.DataFrame, train_loss: Mapping[int, float
                       selection: Mapping[str, Mapping[str, Any]], group_by: Sequence[str],
                       recall_tolerance: float, stopping: StoppingSettings, control: pd.DataFrame | None = None,
                       extra: pd.DataFrame | None = None,
-                      validation_loss: Mapping[int, float] | None = None) -> LearningDynamics:
+                      validation_loss: Mapping[int, float] | None = None,
+                      gold: pd.DataFrame | None = None) -> LearningDynamics:
     """Every table of the rule from the run's trajectories, the training loss per epoch, the kinds'
     fact selections (acquisition, generalization), the grouping columns, the settings, the control
-    accuracy table, per-fact extra columns (the probe's mastery) and the validation loss per epoch."""
+    accuracy table, per-fact extra columns (the probe's mastery) and the validation loss per epoch
+    (given, or from ``gold``: the eval tables' teacher-forced log-probabilities of the right answers)."""
     loss = loss_recall_table(trajectories, train_loss, recall_tolerance)
     corr = loss_recall_correlation(loss)
     facts = consolidation_facts(trajectories, selection, group_by, extra)
     cons = consolidation_table(facts)
     retention = retention_curves(facts, int(trajectories["epoch"].max()))
     series = stopping_series(trajectories, train_loss, stopping, selection["generalization"], control,
-                             validation_loss)
+                             validation_loss, gold)
     stop = stopping_table(series, stopping)
     return LearningDynamics(loss, corr, facts, cons, retention, series, stop,
                             learning_summary(loss, corr, cons, stop))

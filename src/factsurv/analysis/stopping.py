@@ -5,8 +5,9 @@ the model kept there holds, beside the last epoch and the best epoch in hindsigh
 Series per epoch (docs/consolidation.md has the formulas): the training loss L_e (e ≥ 1), the
 trained facts' recall R_e, the recall P_e of the **held-back probe set**, the out-of-domain control
 accuracy C_e (all control items pooled) and a validation loss V_e (the mean teacher-forced loss per
-token of the probe set's correct answers: the one criterion that needs a model pass; the workflow
-does not make it, so its row says "not estimated" unless a caller passes V). The probe set is a
+token of the probe set's correct answers, from the eval tables' ``gold_logprob`` and ``gold_tokens``:
+one teacher-forced forward pass per fact that eval_epoch makes beside its greedy answers; eval tables
+made before those columns existed give "not estimated"). The probe set is a
 keyed share (``probe_share``, drawn by (``probe_seed``, fact_id)) of the facts of the
 generalization selection (by default the withheld GO facts); the generalization a stop keeps is
 measured on the others.
@@ -133,17 +134,35 @@ def control_series(control: pd.DataFrame | None) -> dict[int, float]:
     return {int(e): float(r["correct"] / r["n"]) if r["n"] else np.nan for e, r in g.iterrows()}
 
 
+def validation_losses(gold: pd.DataFrame | None, fact_ids: Sequence[str]) -> dict[int, float]:
+    """epoch → V_e = −Σ gold_logprob / Σ gold_tokens over ``fact_ids`` (the eval tables' teacher-forced
+    log-probability of the right answers: a loss per token); {} without those columns (tables made
+    before they existed) or facts."""
+    if gold is None or not len(fact_ids) or not {"gold_logprob", "gold_tokens"} <= set(gold.columns):
+        return {}
+    g = gold[gold["fact_id"].isin(set(fact_ids))].copy()
+    g["gold_logprob"] = pd.to_numeric(g["gold_logprob"], errors="coerce")
+    g["gold_tokens"] = pd.to_numeric(g["gold_tokens"], errors="coerce")
+    g = g.dropna(subset=["gold_logprob", "gold_tokens"])
+    sums = g.groupby("epoch")[["gold_logprob", "gold_tokens"]].sum()
+    return {int(e): float(-r["gold_logprob"] / r["gold_tokens"]) for e, r in sums.iterrows() if r["gold_tokens"] > 0}
+
+
 def stopping_series(trajectories: pd.DataFrame, train_loss: Mapping[int, float], settings: StoppingSettings,
                     generalization: Mapping[str, Any], control: pd.DataFrame | None = None,
-                    validation_loss: Mapping[int, float] | None = None) -> pd.DataFrame:
+                    validation_loss: Mapping[int, float] | None = None,
+                    gold: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per epoch 0 … E the series the criteria watch and what a stop keeps
     (:data:`STOPPING_SERIES_COLUMNS`): L_e, V_e, R_e (with its facts right), P_e, the
     generalization on the withheld facts outside the probe set that are wrong at epoch 0 (and their
-    number), C_e."""
+    number), C_e. V_e is ``validation_loss`` when given, else :func:`validation_losses` of ``gold``
+    (fact_id, epoch, gold_logprob, gold_tokens: the eval tables) over the probe set."""
     correct = correctness_matrix(trajectories)
     epochs = list(range(int(correct.columns.max()) + 1))
     trained = sorted(trajectories.loc[(trajectories["split"] == "train") & (trajectories["epoch"] == 0), "fact_id"])
     probe, rest = probe_split(selection_ids(trajectories, generalization), settings.probe_share, settings.probe_seed)
+    if validation_loss is None:
+        validation_loss = validation_losses(gold, probe)
     gen_ids = [f for f in rest if correct.loc[f, 0] == 0]
     accuracy = control_series(control)
     rows = []
@@ -181,8 +200,8 @@ def stopping_table(series: pd.DataFrame, settings: StoppingSettings) -> pd.DataF
         ("validation_loss_min", "validation loss (held-back probe set)",
          patience_stop(_by_epoch(series, "validation_loss"), lower_is_better=True, patience=s.patience,
                        restore=True),
-         "not estimated: needs a validation loss, a teacher-forced pass of the probe set's answers per epoch "
-         "(not computed by the workflow)"),
+         "not estimated: no validation loss (eval tables without gold_logprob, made before it existed, "
+         "or no probe set)"),
         ("recall_plateau", "trained recall",
          patience_stop(recall, lower_is_better=False, patience=s.patience, delta=s.recall_tolerance),
          "no trained facts"),

@@ -2,8 +2,9 @@
 
 Columns (:data:`factsurv.tables.EVAL_COLUMNS`) for every fact (trained and withheld): ``prediction``
 is the raw answer text on one line, ``correct`` is 1 when its normalised identifier (SPEC §1,
-:mod:`factsurv.prompts`) equals the fact's ``term_id``, and ``answer_logprob`` / ``answer_tokens``
-give the answer's confidence. Epoch 0 is the untouched base model; its table is also the probe's
+:mod:`factsurv.prompts`) equals the fact's ``term_id``, ``answer_logprob`` / ``answer_tokens``
+give the answer's confidence, and ``gold_logprob`` / ``gold_tokens`` the teacher-forced
+log-probability of the right answer (a validation loss per fact, without sampling). Epoch 0 is the untouched base model; its table is also the probe's
 greedy pass (one source of truth for "known at baseline").
 """
 
@@ -70,10 +71,47 @@ def greedy_table(model: Any, tokenizer: Any, facts: pd.DataFrame, prompt: Prompt
     first = [a[0] for a in answers]
     pred = [a.text for a in first]
     correct = [int(prompts.is_correct(p, str(g), prompt.prefixes)) for p, g in zip(pred, facts["term_id"])]
+    gold, gold_tokens = gold_logprobs(model, tokenizer, facts, prompt, batch_size=batch_size)
     return pd.DataFrame({
         "fact_id": facts["fact_id"].to_numpy(), "prediction": pred, "correct": correct,
         "answer_logprob": [round(a.logprob, 6) for a in first], "answer_tokens": [a.tokens for a in first],
+        "gold_logprob": [round(g, 6) for g in gold], "gold_tokens": gold_tokens,
     })
+
+
+def gold_logprobs(model: Any, tokenizer: Any, facts: pd.DataFrame, prompt: PromptSettings, *,
+                  batch_size: int) -> tuple[list[float], list[int]]:
+    """Per fact, the teacher-forced summed log-probability of its right answer (the identifier and
+    the end token: the labels ``train_epoch`` trains on, :func:`factsurv.modeling.train.encode_examples`)
+    and the number of those tokens; the logits in float32 (:func:`factsurv.modeling.generation.fp32_logits`)."""
+    import torch
+
+    from factsurv.designs import QUESTION
+    from factsurv.modeling.generation import fp32_logits
+    from factsurv.modeling.train import IGNORE, encode_examples
+
+    keys = [(str(f), QUESTION, "") for f in facts["fact_id"]]
+    examples = encode_examples(tokenizer, facts.set_index("fact_id", drop=False), prompt, keys)
+    pad = tokenizer.pad_token_id
+    out_lp: list[float] = []
+    out_n: list[int] = []
+    device = next(model.parameters()).device
+    with torch.inference_mode(), fp32_logits(model):
+        for start in range(0, len(examples), batch_size):
+            batch = examples[start:start + batch_size]
+            width = max(len(x) for x, _ in batch)
+            ids = torch.tensor([x + [pad] * (width - len(x)) for x, _ in batch], device=device)
+            labels = torch.tensor([y + [IGNORE] * (width - len(y)) for _, y in batch], device=device)
+            mask = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x, _ in batch], device=device)
+            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
+            target = labels[:, 1:]
+            keep = target != IGNORE
+            picked = torch.log_softmax(logits[keep].float(), dim=-1).gather(1, target[keep][:, None])[:, 0]
+            row = keep.nonzero()[:, 0]
+            sums = torch.zeros(len(batch), device=device).index_add_(0, row, picked)
+            out_lp += sums.tolist()
+            out_n += keep.sum(dim=1).tolist()
+    return out_lp, out_n
 
 
 def load_epoch_model(spec: dict[str, Any], epoch: int, checkpoint_dir: str | os.PathLike[str] | None, *,
