@@ -148,6 +148,62 @@ def collect(wd: Path) -> dict[str, Any]:
         }
         recall_final[design] = per_epoch[int(spec["epochs"])].get("train")
     out["final_trained_recall"] = recall_final
+    exposed = [m for m, spec in cfg["models"].items() if spec["source"] == "exposure"]
+    if exposed:
+        out["exposure"] = collect_exposure(wd, cfg, exposed[0], runs)
+    return out
+
+
+def collect_exposure(wd: Path, cfg: dict[str, Any], model: str, runs: list[str]) -> dict[str, Any]:
+    """The controlled-exposure study: the dose assignment and the continued pretraining, baseline
+    known / latent shares by dose, and per run the causal estimates beside HR(latent)."""
+    import pandas as pd
+
+    folder = wd / f"results/models/{model}"
+    assignment = pd.read_csv(folder / "exposure/assignment.tsv", sep="\t", keep_default_na=False)
+    metrics = json.loads((folder / "exposed/pretrain_metrics.json").read_text())
+    out: dict[str, Any] = {
+        "model": model, "base": cfg["models"][model]["base"], "settings": cfg["models"][model]["exposure"],
+        "facts_per_dose": {int(d): int(n) for d, n in assignment["dose"].value_counts().sort_index().items()},
+        "documents": int(assignment["n_documents"].sum()),
+        "pretrain": {k: metrics.get(k) for k in ("corpus_tokens", "total_steps", "seconds", "tokens_per_s",
+                                                   "final_loss")},
+        "loss_per_pass": [round(p["mean_loss"], 4) for p in metrics.get("passes", [])],
+        "runs": {},
+    }
+    for run in runs:
+        analysis = wd / f"results/{run}/analysis"
+        if not (analysis / "exposure_effect.tsv").exists():
+            continue
+        effect = pd.read_csv(analysis / "exposure_effect.tsv", sep="\t")
+        baseline = pd.read_csv(analysis / "exposure_baseline.tsv", sep="\t")
+        curves = pd.read_csv(analysis / "exposure_curves.tsv", sep="\t")
+
+        def est(estimand: str, covariate: str) -> dict[str, Any] | None:
+            r = effect[(effect["estimand"] == estimand) & (effect["covariate"] == covariate)]
+            if r.empty:
+                return None
+            row = r.iloc[0]
+            return {k: (None if pd.isna(row[k]) else (round(float(row[k]), 4) if isinstance(row[k], float) else row[k]))
+                    for k in ("estimate", "lower_95", "upper_95", "p", "n", "n_events", "note")}
+
+        out["runs"][run] = {
+            "baseline_by_dose": baseline[baseline["split"] == "all"][
+                ["dose", "n", "known", "known_share", "latent", "latent_share", "mean_p_correct"]
+            ].round(4).to_dict(orient="records"),
+            "hr_latent": est("latent_observational", "latent"),
+            "hr_latent_adjusted_for_dose": est("latent_adjusted", "latent"),
+            "hr_dose_total": est("total", "log2_dose"),
+            "hr_dose_itt": est("itt", "log2_dose"),
+            "hr_dose_direct": est("direct", "log2_dose"),
+            "mediated_share": est("mediated_share", "log2_dose"),
+            "first_stage": effect[effect["estimand"] == "first_stage"][["model", "population", "estimate", "lower_95",
+                                                                       "upper_95", "p"]].round(4).to_dict(orient="records"),
+            "balance": effect[effect["estimand"] == "balance"][["covariate", "estimate", "p"]].round(4)
+            .to_dict(orient="records"),
+            "trained_recall_by_dose": {int(d): {int(e): round(float(r), 4) for e, r in zip(g["epoch"], g["recall"])}
+                                       for d, g in curves.groupby("dose")},
+        }
     return out
 
 
@@ -350,7 +406,8 @@ def main() -> None:
     else:
         wall_file = Path(args.wall) if args.wall else wd / "bench_run.json"
     run = json.loads(wall_file.read_text())
-    result = {"what": "config/smollm2.yaml end to end on this machine (a real pretrained instruct model)",
+    result = {"what": "config/smollm2.yaml end to end on this machine (a real pretrained instruct model; with "
+                      "controlled prior exposure when the config has a source: exposure model)",
               "workflow": run, "wall_s": run["wall_s"], **collect(wd), "qlora_cpu": qlora_cpu()}
     if args.speed:
         sp = json.loads(Path(args.speed).read_text())
@@ -358,7 +415,8 @@ def main() -> None:
         for key in ("train_tokens_per_s", "trainer_tokens_per_s", "train_speed_ratio", "eval_facts_per_s",
                     "plain_generate_facts_per_s", "probe_facts_per_s", "plain_probe_facts_per_s"):
             result[key] = sp.get(key)
-    out = Path(args.out) / f"real_model_{dt.datetime.now(dt.timezone.utc):%Y%m%d_%H%M}.json"
+    stem = "real_model_exposure" if "exposure" in result else "real_model"
+    out = Path(args.out) / f"{stem}_{dt.datetime.now(dt.timezone.utc):%Y%m%d_%H%M}.json"
     out.write_text(json.dumps(result, indent=1, default=str) + "\n")
     print(out)
 
