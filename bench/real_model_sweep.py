@@ -155,14 +155,15 @@ def sweep_cell(model_dir: Path, facts: Any, method: str, lr: float, batch: int, 
             "steps_per_epoch": recipe.steps_per_epoch, "seconds": round(time.perf_counter() - t0, 1), "curve": curve}
 
 
-def sweep(args: argparse.Namespace) -> dict[str, Any]:
+def sweep(args: argparse.Namespace, save: Any) -> dict[str, Any]:
     facts, _, _ = read_inputs(args.facts)
-    cells = []
+    result: dict[str, Any] = {"kind": "sweep", "model": str(args.model), "cells": []}
     for cell in args.grid:
         method, lr, batch, epochs = cell.split(":")
-        cells.append(sweep_cell(Path(args.model), facts, method, float(lr), int(batch), int(epochs), args.threads,
-                                args.seed))
-    return {"kind": "sweep", "model": str(args.model), "cells": cells}
+        result["cells"].append(sweep_cell(Path(args.model), facts, method, float(lr), int(batch), int(epochs),
+                                          args.threads, args.seed))
+        save(result)  # after every cell: a stopped sweep keeps the cells it finished
+    return result
 
 
 def main() -> None:
@@ -186,12 +187,15 @@ def main() -> None:
     s.add_argument("--grid", nargs="+", required=True, help="method:lr:batch:epochs")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    result = expose(args) if args.cmd == "expose" else sweep(args)
-    result.update({"wall_s": round(time.perf_counter() - t0, 1), "machine": machine(), "git": git_state(),
-                   "threads": args.threads})
     stamp = dt.datetime.now().strftime("%Y%m%d_%H%M")
     path = REPO / "bench/results" / f"real_model_sweep_{args.cmd}{'_' + args.tag if args.tag else ''}_{stamp}.json"
-    path.write_text(json.dumps(result, indent=1) + "\n")
+
+    def save(result: dict[str, Any]) -> None:
+        result.update({"wall_s": round(time.perf_counter() - t0, 1), "machine": machine(), "git": git_state(),
+                       "threads": args.threads})
+        path.write_text(json.dumps(result, indent=1) + "\n")
+
+    save(expose(args) if args.cmd == "expose" else sweep(args, save))
     print(path)
 
 
