@@ -113,6 +113,7 @@ COSTLY_SCOPES = (
     "tests/test_demo.py",
     "finished_tiny_run",
     "tests/test_real_model.py",
+    "tests/test_exposure_workflow.py",
     "tests/test_experiment_workflow.py",
     "tests/test_designs_workflow.py",
 )

@@ -179,3 +179,11 @@ def test_trajectories_without_exposure_are_refused():
     t = planted([("a", "train", 0, 0, [0, 1])]).assign(**{PRIOR_EXPOSURE: pd.NA})
     with pytest.raises(ValueError, match="no prior_exposure"):
         causal.per_fact(t)
+
+
+def test_a_separated_first_stage_is_a_note_not_a_crash():
+    # every dose-16 fact known at baseline, no dose-0 fact: the logistic MLE runs off to infinity
+    rows = [(f"k{i}", "train", 0, 16, [1, 1]) for i in range(6)] + [(f"u{i}", "train", 0, 0, [0, i % 2]) for i in range(6)]
+    e = causal.exposure_effect(planted(rows), bootstrap=0, seed=0)
+    known = e[(e["estimand"] == "first_stage") & (e["model"].str.startswith("logit(known)"))].iloc[0]
+    assert pd.isna(known["estimate"]) and "not estimated" in known["note"]

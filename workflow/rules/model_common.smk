@@ -272,4 +272,5 @@ def exposure_targets(run):
 
 def run_exposure_effect(run):
     """paper_comparison's exposure input: the run's exposure_effect.tsv, or nothing."""
-    return exposure_targets(run)[:1]
+    targets = exposure_targets(run)
+    return targets[0] if targets else []

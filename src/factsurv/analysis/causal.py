@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from factsurv.analysis.cox import fit_cox
+from factsurv.analysis.cox import estimate_problems, fit_cox
 from factsurv.tables import (
     EXPOSURE_BASELINE_COLUMNS,
     EXPOSURE_CURVE_COLUMNS,
@@ -52,6 +52,8 @@ from factsurv.tables import (
 log = logging.getLogger("factsurv")
 
 DOSE = "log2_dose"
+#: |log odds ratio| beyond which a logistic fit is separation, not a result (as the Cox fits' bound)
+MAX_ABS_COEF = 10.0
 
 
 def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -124,8 +126,14 @@ def _logit_rows(data: pd.DataFrame, outcome: str, estimand: str, population: str
     except Exception as exc:  # perfect separation and the like
         return [{**base, "note": f"not estimated: {type(exc).__name__}: {exc}"}]
     b, se = float(res.params[DOSE]), float(res.bse[DOSE])
-    return [{**base, "coef": b, "se": se, "estimate": math.exp(b), "lower_95": math.exp(b - 1.959964 * se),
-             "upper_95": math.exp(b + 1.959964 * se), "p": float(res.pvalues[DOSE]), "scale": "OR"}]
+    lo, hi = b - 1.959964 * se, b + 1.959964 * se
+    problems = estimate_problems([DOSE], [b], [lo], [hi], MAX_ABS_COEF)
+    if np.isfinite(se) and se > MAX_ABS_COEF:
+        problems.append(f"standard error {se:.3g} of the log odds ratio (quasi-separation)")
+    if problems:  # (quasi-)separation: the dose levels split the outcome
+        return [{**base, "coef": b, "se": se, "note": "not estimated: " + "; ".join(problems)}]
+    return [{**base, "coef": b, "se": se, "estimate": math.exp(b), "lower_95": math.exp(lo),
+             "upper_95": math.exp(hi), "p": float(res.pvalues[DOSE]), "scale": "OR"}]
 
 
 def acquisition_frame(facts: pd.DataFrame) -> pd.DataFrame:

@@ -171,8 +171,10 @@ def exposure_rows(effect: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _note(effect: pd.DataFrame, estimand: str) -> str:
+    """Why an estimand has no number: its row's note, without the "not estimated: " it starts with."""
     r = effect[effect["estimand"] == estimand]
-    return str(r["note"].iloc[0]) if len(r) and isinstance(r["note"].iloc[0], str) else "no row"
+    note = str(r["note"].iloc[0]) if len(r) and isinstance(r["note"].iloc[0], str) else "no row"
+    return note.removeprefix("not estimated: ")
 
 
 def paper_comparison(summary: pd.DataFrame, hr_model: str = "multivariable",
