@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from factsurv import control, prompts
+from factsurv.modeling.facts import require_fact_columns
 
 DOC_SEPARATOR = "\n\n"
 
@@ -224,12 +225,7 @@ def build_corpus(
     ontology key to its terms table (``term_id, label``, optionally ``obsolete``) for distractors.
     Distractors get mention counts drawn from the positive fact mention counts.
     """
-    missing = [c for c in ("fact_id", "ontology", "term_id", "label", "annotation_count") if c not in facts]
-    if missing:
-        raise ValueError(f"facts table lacks column(s) {missing}")
-    unknown = sorted(set(facts["ontology"]) - set(ontology_names))
-    if unknown:
-        raise ValueError(f"no ontology name for {unknown}")
+    require_fact_columns(facts, ("fact_id", "ontology", "term_id", "label", "annotation_count"), ontology_names)
     rng = np.random.default_rng(settings.seed)
     mentions = mention_counts(facts["annotation_count"].to_numpy(), settings, rng)
     taken = {str(t) for t in facts["term_id"]}

@@ -35,6 +35,7 @@ import pandas as pd
 
 from factsurv import prompts
 from factsurv.designs import fact_key
+from factsurv.modeling.facts import require_fact_columns
 from factsurv.tables import EXPOSURE_ASSIGNMENT_COLUMNS, EXPOSURE_DOCUMENT_COLUMNS
 
 #: identifier documents (fields: label, term_id, ontology_name, parent); none has a blank line
@@ -131,12 +132,7 @@ def build_exposure(
     """(assignment, documents): one row per fact (``fact_id, ontology, term_id, split, dose,
     n_documents, doc_ids``) and one per document (``doc_id, fact_id, kind, text``) in corpus order
     (a permutation keyed by the seed). ``facts`` needs ``fact_id, ontology, term_id, label, split``."""
-    missing = [c for c in ("fact_id", "ontology", "term_id", "label", "split") if c not in facts]
-    if missing:
-        raise ValueError(f"facts table lacks column(s) {missing}")
-    unknown = sorted(set(facts["ontology"]) - set(ontology_names))
-    if unknown:
-        raise ValueError(f"no ontology name for {unknown}")
+    require_fact_columns(facts, ("fact_id", "ontology", "term_id", "label", "split"), ontology_names)
     parents = parents or {}
     seed = settings.seed
     doses = assign_doses(list(facts["fact_id"].astype(str)), settings)

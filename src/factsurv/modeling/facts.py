@@ -7,6 +7,7 @@ Rendering, encoding and answer matching live in :mod:`factsurv.prompts`.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
@@ -32,3 +33,14 @@ def train_facts(facts: pd.DataFrame, source: str = "facts.tsv") -> pd.DataFrame:
             f"{len(facts)} facts); set sample.counts.<onto>.train > 0"
         )
     return train
+
+
+def require_fact_columns(facts: pd.DataFrame, columns: Iterable[str], ontology_names: Mapping[str, str]) -> None:
+    """ValueError unless ``facts`` has ``columns`` and every ontology of it has a name (what a
+    corpus of statements about the facts needs: the demo corpus, the exposure corpus)."""
+    missing = [c for c in columns if c not in facts]
+    if missing:
+        raise ValueError(f"facts table lacks column(s) {missing}")
+    unknown = sorted(set(facts["ontology"]) - set(ontology_names))
+    if unknown:
+        raise ValueError(f"no ontology name for {unknown}")
