@@ -56,13 +56,20 @@ def test_data_layer_runs_and_replans_only_what_changed(workdir, data_config):
 
 
 def test_too_many_facts_fails_with_both_numbers_and_keeps_old_output(workdir, data_config):
+    # a local ontology file is read at planning: the count it cannot give stops the plan, not a job
+    run_snakemake(workdir, "results/facts/facts.tsv", "--configfile", str(data_config))
+    before = (workdir / "results/facts/facts.tsv").read_bytes()
     greedy = write_config(workdir, "tests/configs/tiny.yaml", "greedy.yaml", literature={"source": "none"},
                           sample__counts__go={"train": 30, "heldout": 30})
     proc = run_snakemake(workdir, "results/facts/facts.tsv", "--configfile", str(greedy), check=False)
     assert proc.returncode != 0
-    log = (workdir / "logs/sample_facts.log").read_text()
-    assert "asks for 60 facts (train 30 + heldout 30) but only" in log
-    assert not (workdir / "results/facts/facts.tsv").exists()
+    out = proc.stdout + proc.stderr
+    assert "pre-flight found problems (nothing was run)" in out
+    # the terms table the first run left is the source it counts (before it, the ontology file)
+    assert ("sample.counts.go: asks for 60 facts (train 30 + heldout 30) but results/terms/go.tsv has only 23 "
+            "eligible terms in namespace 'cellular_component'") in out
+    assert "Traceback" not in out
+    assert (workdir / "results/facts/facts.tsv").read_bytes() == before
 
 
 def test_missing_annotation_file_is_named_before_any_job(workdir):

@@ -56,11 +56,11 @@ def event_times(correct: pd.DataFrame, *, target: int, m: int = 1) -> pd.DataFra
 
 def per_fact_table(trajectories: pd.DataFrame) -> pd.DataFrame:
     """One row per fact with its covariates (``seen``: shown in training, from the plan; older
-    trajectories without the plan's columns: split == train)."""
+    trajectories without the plan's or the exposure's columns: split == train, the rest NA)."""
     first = trajectories[trajectories["epoch"] == 0].copy()
     if "seen" not in first.columns or first["seen"].isna().all():
         first["seen"] = (first["split"] == "train").astype(int)
-    for col in ("exposures", "first_exposure_epoch"):
+    for col in ("exposures", "first_exposure_epoch", "prior_exposure"):
         if col not in first.columns:
             first[col] = pd.NA
     return first.set_index("fact_id")[list(PER_FACT_COLUMNS)]
