@@ -195,6 +195,7 @@ def collect_exposure(wd: Path, cfg: dict[str, Any], model: str, runs: list[str])
             "hr_latent_adjusted_for_dose": est("latent_adjusted", "latent"),
             "hr_dose_total": est("total", "log2_dose"),
             "hr_dose_itt": est("itt", "log2_dose"),
+            "hr_dose_itt_adjusted": est("itt_adjusted", "log2_dose"),
             "hr_dose_direct": est("direct", "log2_dose"),
             "mediated_share": est("mediated_share", "log2_dose"),
             "first_stage": effect[effect["estimand"] == "first_stage"][["model", "population", "estimate", "lower_95",

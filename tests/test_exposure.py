@@ -187,3 +187,27 @@ def test_a_separated_first_stage_is_a_note_not_a_crash():
     e = causal.exposure_effect(planted(rows), bootstrap=0, seed=0)
     known = e[(e["estimand"] == "first_stage") & (e["model"].str.startswith("logit(known)"))].iloc[0]
     assert pd.isna(known["estimate"]) and "not estimated" in known["note"]
+
+
+def test_the_adjusted_itt_removes_a_planted_chance_imbalance():
+    # the dose does nothing; leading_zeros speeds acquisition and, by (planted) bad luck, goes with the dose
+    rng = np.random.default_rng(5)
+    rows, zeros = [], []
+    for i in range(400):
+        dose = int(rng.choice([0, 1, 2, 4, 8, 16]))
+        z = int(rng.random() < 0.15 + 0.7 * (dose >= 4))
+        t = int(np.ceil(rng.exponential(1 / (0.06 * np.exp(1.4 * z)))))
+        rows.append((f"f{i}", "train", 0, dose, [0] + [int(e >= t) for e in range(1, 9)]))
+        zeros.append(z)
+    t = planted(rows)
+    t["leading_zeros"] = t["fact_id"].map(dict(zip((r[0] for r in rows), zeros)))
+    e = causal.exposure_effect(t, bootstrap=0, seed=0)
+    itt = e[e["estimand"] == "itt"].iloc[0]
+    adj = e[e["estimand"] == "itt_adjusted"]
+    assert list(adj["covariate"]) == ["log2_dose"]  # only the dose's row is reported
+    adj = adj.iloc[0]
+    assert itt["lower_95"] > 1  # unadjusted: the imbalance looks like an effect of exposure
+    assert adj["lower_95"] < 1 < adj["upper_95"] and adj["estimate"] < itt["estimate"]
+    assert "leading_zeros" in adj["model"] and "annotation_count" in adj["model"]
+    bal = e[(e["estimand"] == "balance") & (e["covariate"] == "leading_zeros")].iloc[0]
+    assert bal["estimate"] > 0.3 and bal["p"] < 1e-6  # and the balance row shows it

@@ -15,6 +15,7 @@ PAPER_HR_LATENT = 2.6
 FOREST_ROWS = (
     ("total", "log2_dose", "exposure, total (at risk)"),
     ("itt", "log2_dose", "exposure, intention to treat"),
+    ("itt_adjusted", "log2_dose", "exposure, ITT | covariates"),
     ("direct", "log2_dose", "exposure, direct (| latent)"),
     ("latent_observational", "latent", "latent, observational"),
     ("latent_adjusted", "latent", "latent | exposure"),

@@ -140,7 +140,8 @@ def exposure_rows(effect: pd.DataFrame) -> list[dict[str, Any]]:
     rows = []
     claim = "exposure speeds acquisition (randomized, causal)"
     for estimand, what in (("total", "trained facts wrong at baseline"),
-                           ("itt", "all trained facts, intention to treat")):
+                           ("itt", "all trained facts, intention to treat"),
+                           ("itt_adjusted", "all trained facts, intention to treat, adjusted for the facts' covariates")):
         hr = _effect(effect, estimand, "log2_dose")
         d, a = _effect_agrees(hr)
         rows.append(_row(claim, f"HR per doubling of the randomized dose, acquisition, {what}",
