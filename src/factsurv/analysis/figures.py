@@ -42,6 +42,32 @@ def _titles(fig: plt.Figure, title: str, run: str, demo: bool) -> None:
     fig.subplots_adjust(top=0.87)
 
 
+def panel_row(panels: list, title: str, run: str, demo: bool, *, width: float = 5.6,
+              height: float = 4.4) -> tuple[plt.Figure, list[tuple[plt.Axes, object]]]:
+    """One row of panels, one per item of ``panels``, under the figure's titles: (fig, [(ax, item)])."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), height), squeeze=False)
+    _titles(fig, title, run, demo)
+    return fig, list(zip(axes[0], panels))
+
+
+def kind_panels(curves: pd.DataFrame, title: str, run: str, demo: bool
+                ) -> tuple[plt.Figure, list[tuple[plt.Axes, str, pd.DataFrame]]]:
+    """A panel per event kind after which facts are followed (acquisition, generalization) in a
+    curves table with a ``kind`` column: (fig, [(ax, kind, its rows)])."""
+    kinds = [k for k in ("acquisition", "generalization") if k in set(curves["kind"])] or ["acquisition"]
+    fig, panels = panel_row(kinds, title, run, demo)
+    return fig, [(ax, kind, curves[curves["kind"] == kind]) for ax, kind in panels]
+
+
+def km_step(ax: plt.Axes, c: pd.DataFrame, *, color: str, label: str, lw: float = 2, ls: str = "-",
+            alpha: float = 0.15) -> None:
+    """A Kaplan–Meier curve in % (columns epoch, survival, survival_lower_95/upper_95) with its band."""
+    c = c.sort_values("epoch")
+    ax.step(c["epoch"], 100 * c["survival"], where="post", lw=lw, color=color, label=label, ls=ls)
+    ax.fill_between(c["epoch"], 100 * c["survival_lower_95"], 100 * c["survival_upper_95"], step="post",
+                    color=color, alpha=alpha, lw=0)
+
+
 def _empty(ax: plt.Axes, text: str) -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=11, color="#666666")
     ax.set_xticks([])
@@ -293,20 +319,13 @@ def plot_control(accuracy: pd.DataFrame, *, run: str = "", demo: bool = False) -
 def plot_forgetting(curves: pd.DataFrame, *, run: str = "", demo: bool = False) -> plt.Figure:
     """Share of acquired facts still right by epochs since the (confirmed) acquisition, Kaplan–Meier,
     one panel per kind, one curve per stable_epochs m (analysis/forgetting.tsv)."""
-    kinds = [k for k in ("acquisition", "generalization") if k in set(curves["kind"])] or ["acquisition"]
-    fig, axes = plt.subplots(1, len(kinds), figsize=(5.6 * len(kinds), 4.4), squeeze=False)
-    _titles(fig, "Time to the first forgetting after acquisition", run, demo)
-    for ax, kind in zip(axes[0], kinds):
-        g = curves[curves["kind"] == kind]
+    fig, panels = kind_panels(curves, "Time to the first forgetting after acquisition", run, demo)
+    for ax, kind, g in panels:
         if g.empty:
             _empty(ax, "no facts acquired before the last epoch")
         for i, (m, c) in enumerate(g.groupby("m", sort=True)):
-            c = c.sort_values("epoch")
-            color = COLORS[i % len(COLORS)]
-            n = int(c["n_at_risk"].iloc[0])
-            ax.step(c["epoch"], 100 * c["survival"], where="post", lw=2, color=color, label=f"m = {m} (n={n})")
-            ax.fill_between(c["epoch"], 100 * c["survival_lower_95"], 100 * c["survival_upper_95"], step="post",
-                            color=color, alpha=0.15, lw=0)
+            n = int(c.sort_values("epoch")["n_at_risk"].iloc[0])
+            km_step(ax, c, color=COLORS[i % len(COLORS)], label=f"m = {m} (n={n})")
         ax.set_ylim(0, 102)
         ax.set_xlabel("Epochs since the acquisition was confirmed")
         ax.set_ylabel("Still right (%, Kaplan–Meier)")

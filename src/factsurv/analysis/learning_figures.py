@@ -11,7 +11,7 @@ import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from factsurv.analysis.figures import COLORS, _empty, _titles  # noqa: E402
+from factsurv.analysis.figures import COLORS, _empty, _titles, kind_panels, km_step  # noqa: E402
 
 CRITERION_LABELS = {
     "loss_plateau": "loss plateau",
@@ -74,24 +74,17 @@ def plot_loss_recall(table: pd.DataFrame, correlation: dict, *, run: str = "", d
 def plot_retention(curves: pd.DataFrame, *, run: str = "", demo: bool = False) -> plt.Figure:
     """Kaplan–Meier share still right by epochs since the first acquisition, one panel per kind,
     all facts and every group of the first grouping column, 95 % bands."""
-    kinds = [k for k in ("acquisition", "generalization") if k in set(curves["kind"])] or ["acquisition"]
-    fig, axes = plt.subplots(1, len(kinds), figsize=(5.6 * len(kinds), 4.4), squeeze=False)
-    _titles(fig, "Retention after the first acquisition", run, demo)
-    for ax, kind in zip(axes[0], kinds):
-        g = curves[curves["kind"] == kind]
+    fig, panels = kind_panels(curves, "Retention after the first acquisition", run, demo)
+    for ax, kind, g in panels:
         if g.empty:
             _empty(ax, "no fact acquired before the last epoch")
             continue
         vars_ = [v for v in pd.unique(g["group_var"]) if v != "all"]
         shown = g[g["group_var"].isin(["all", *vars_[:1]])]
         for i, ((var, group), c) in enumerate(shown.groupby(["group_var", "group"], sort=False)):
-            c = c.sort_values("epoch")
-            color = COLORS[i % len(COLORS)]
-            label = f"{group} (n={int(c['n_at_risk'].iloc[0])})"
-            ax.step(c["epoch"], 100 * c["survival"], where="post", lw=2.4 if var == "all" else 1.6, color=color,
-                    label=label, ls="-" if var == "all" else "--")
-            ax.fill_between(c["epoch"], 100 * c["survival_lower_95"], 100 * c["survival_upper_95"], step="post",
-                            color=color, alpha=0.12, lw=0)
+            n = int(c.sort_values("epoch")["n_at_risk"].iloc[0])
+            km_step(ax, c, color=COLORS[i % len(COLORS)], label=f"{group} (n={n})", lw=2.4 if var == "all" else 1.6,
+                    ls="-" if var == "all" else "--", alpha=0.12)
         ax.set_ylim(0, 102)
         ax.set_xlabel("Epochs since the first acquisition")
         ax.set_ylabel("Still right (%, Kaplan–Meier)")

@@ -79,12 +79,12 @@ def plot_restore(table: pd.DataFrame, *, run: str = "", demo: bool = False):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from factsurv.analysis.figures import COLORS, _empty, _titles
+    from factsurv.analysis.figures import COLORS, _empty, panel_row
 
     splits = [s for s in RUN_SPLITS if s in set(table["split"])] or ["train"]
-    fig, axes = plt.subplots(1, len(splits), figsize=(5.2 * len(splits), 4.4), squeeze=False)
-    _titles(fig, "Recall after restoring fine-tuning updates to their base values", run, demo)
-    for ax, s in zip(axes[0], splits):
+    fig, panels = panel_row(splits, "Recall after restoring fine-tuning updates to their base values", run, demo,
+                            width=5.2)
+    for ax, s in panels:
         g = table[table["split"] == s]
         if g.empty:
             _empty(ax, "no facts")
