@@ -60,6 +60,9 @@ def main() -> None:
     result = {"what": f"learning_dynamics tables of the finished runs in {args.workdir}", "workdir": str(args.workdir),
               "workdir_commit": head.stdout.strip() if head.returncode == 0 else None, "bench": args.bench,
               "machine": machine(), "git": git_state(), "runs": collect(args.workdir, runs)}
+    if args.bench:  # the code that made the tables is the bench run's, not the checkout's now
+        run = json.loads(Path(args.bench).read_text()).get("workflow", {})
+        result["run_commit"] = {"commit": run.get("commit"), "dirty": run.get("dirty"), "cpu": run.get("cpu")}
     path = REPO / "bench/results" / f"learning_dynamics_{args.label}_{dt.datetime.now(dt.timezone.utc):%Y%m%d_%H%M}.json"
     path.write_text(json.dumps(result, indent=1) + "\n")
     print(path)
