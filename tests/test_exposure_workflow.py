@@ -62,12 +62,13 @@ def test_more_exposure_leaves_more_known_or_latent_facts_at_baseline(exposed_run
 def test_the_exposure_analysis_reaches_the_headline(exposed_run):
     wd = exposed_run
     effect = pd.read_csv(wd / "results/exposed/analysis/exposure_effect.tsv", sep="\t")
-    assert {"balance", "first_stage", "total", "itt", "direct", "mediated_share",
+    assert {"balance", "first_stage", "total", "itt", "itt_adjusted", "direct", "mediated_share",
             "latent_observational"} <= set(effect["estimand"])
     itt = effect[effect["estimand"] == "itt"].iloc[0]
     assert itt["n"] == 16
     headline = pd.read_csv(wd / "results/exposed/analysis/paper_comparison.tsv", sep="\t")
-    assert headline["metric"].str.startswith("exposure_").sum() == 3
+    exposure_rows = headline[headline["metric"].str.startswith("exposure_")]
+    assert set(exposure_rows["metric"]) == {"exposure_total", "exposure_itt", "exposure_itt_adjusted", "exposure_direct"}
     assert (wd / "results/exposed/figures/exposure.png").stat().st_size > 10_000
     trajectories = pd.read_csv(wd / "results/exposed/analysis/trajectories.tsv", sep="\t")
     assert set(trajectories["prior_exposure"]) == {0, 16}
