@@ -54,12 +54,8 @@ def main() -> None:
     ap.add_argument("--bench", help="the bench file whose run left the workdir (its commit is the code's)")
     args = ap.parse_args()
     runs = args.runs or sorted(p.parent.parent.name for p in (args.workdir / "results").glob("*/analysis/learning_summary.tsv"))
-    import subprocess
-
-    head = subprocess.run(["git", "-C", str(args.workdir), "rev-parse", "HEAD"], capture_output=True, text=True)
     result = {"what": f"learning_dynamics tables of the finished runs in {args.workdir}", "workdir": str(args.workdir),
-              "workdir_commit": head.stdout.strip() if head.returncode == 0 else None, "bench": args.bench,
-              "machine": machine(), "git": git_state(), "runs": collect(args.workdir, runs)}
+              "bench": args.bench, "machine": machine(), "git": git_state(), "runs": collect(args.workdir, runs)}
     if args.bench:  # the code that made the tables is the bench run's, not the checkout's now
         run = json.loads(Path(args.bench).read_text()).get("workflow", {})
         result["run_commit"] = {"commit": run.get("commit"), "dirty": run.get("dirty"), "cpu": run.get("cpu")}

@@ -213,15 +213,15 @@ def exposure_effect(trajectories: pd.DataFrame, *, bootstrap: int, seed: int) ->
     pop = "trained, wrong at epoch 0"
     r, _ = _cox_rows(at_risk, [DOSE], "total", pop, f"cox ~ {DOSE}")
     rows += r
-    r, _ = _cox_rows(itt_frame(facts), [DOSE], "itt", "trained, all (time to first right, epoch 0 included)",
-                     f"cox ~ {DOSE}")
-    rows += r
     itt = itt_frame(facts)
-    covs = [c for c in FACT_COVARIATES if c in itt and pd.to_numeric(itt[c], errors="coerce").nunique() > 1]
-    adj = itt.assign(**{c: pd.to_numeric(itt[c], errors="coerce") for c in covs}).dropna(subset=covs)
+    r, _ = _cox_rows(itt, [DOSE], "itt", "trained, all (time to first right, epoch 0 included)", f"cox ~ {DOSE}")
+    rows += r
+    numeric = itt[[c for c in FACT_COVARIATES if c in itt]].apply(pd.to_numeric, errors="coerce")
+    covs = [c for c in numeric if numeric[c].nunique() > 1]
+    adj = itt.assign(**{c: numeric[c] for c in covs}).dropna(subset=covs)
     r, _ = _cox_rows(adj, [DOSE, *covs], "itt_adjusted",
                      "trained, all, complete pre-treatment covariates (time to first right, epoch 0 included)",
-                     f"cox ~ {DOSE} + " + " + ".join(covs) if covs else f"cox ~ {DOSE}")
+                     "cox ~ " + " + ".join([DOSE, *covs]))
     rows += [x for x in r if x["covariate"] == DOSE]
     r, _ = _cox_rows(at_risk, [DOSE, "latent"], "direct", pop, f"cox ~ {DOSE} + latent")
     rows += [{**x, "estimand": "latent_adjusted"} if x["covariate"] == "latent" else x for x in r]

@@ -59,10 +59,12 @@ def kind_panels(curves: pd.DataFrame, title: str, run: str, demo: bool
     return fig, [(ax, kind, curves[curves["kind"] == kind]) for ax, kind in panels]
 
 
-def km_step(ax: plt.Axes, c: pd.DataFrame, *, color: str, label: str, lw: float = 2, ls: str = "-",
+def km_step(ax: plt.Axes, c: pd.DataFrame, *, color: str, name: str, lw: float = 2, ls: str = "-",
             alpha: float = 0.15) -> None:
-    """A Kaplan–Meier curve in % (columns epoch, survival, survival_lower_95/upper_95) with its band."""
+    """A Kaplan–Meier curve in % (columns epoch, survival, survival_lower_95/upper_95, n_at_risk) with
+    its band, labelled ``name (n=<at risk at its first epoch>)``."""
     c = c.sort_values("epoch")
+    label = f"{name} (n={int(c['n_at_risk'].iloc[0])})"
     ax.step(c["epoch"], 100 * c["survival"], where="post", lw=lw, color=color, label=label, ls=ls)
     ax.fill_between(c["epoch"], 100 * c["survival_lower_95"], 100 * c["survival_upper_95"], step="post",
                     color=color, alpha=alpha, lw=0)
@@ -324,8 +326,7 @@ def plot_forgetting(curves: pd.DataFrame, *, run: str = "", demo: bool = False) 
         if g.empty:
             _empty(ax, "no facts acquired before the last epoch")
         for i, (m, c) in enumerate(g.groupby("m", sort=True)):
-            n = int(c.sort_values("epoch")["n_at_risk"].iloc[0])
-            km_step(ax, c, color=COLORS[i % len(COLORS)], label=f"m = {m} (n={n})")
+            km_step(ax, c, color=COLORS[i % len(COLORS)], name=f"m = {m}")
         ax.set_ylim(0, 102)
         ax.set_xlabel("Epochs since the acquisition was confirmed")
         ax.set_ylabel("Still right (%, Kaplan–Meier)")

@@ -82,8 +82,7 @@ def plot_retention(curves: pd.DataFrame, *, run: str = "", demo: bool = False) -
         vars_ = [v for v in pd.unique(g["group_var"]) if v != "all"]
         shown = g[g["group_var"].isin(["all", *vars_[:1]])]
         for i, ((var, group), c) in enumerate(shown.groupby(["group_var", "group"], sort=False)):
-            n = int(c.sort_values("epoch")["n_at_risk"].iloc[0])
-            km_step(ax, c, color=COLORS[i % len(COLORS)], label=f"{group} (n={n})", lw=2.4 if var == "all" else 1.6,
+            km_step(ax, c, color=COLORS[i % len(COLORS)], name=str(group), lw=2.4 if var == "all" else 1.6,
                     ls="-" if var == "all" else "--", alpha=0.12)
         ax.set_ylim(0, 102)
         ax.set_xlabel("Epochs since the first acquisition")
